@@ -1,0 +1,82 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import "golang.org/x/sys/unix"
+
+// Recvmmsg receives up to len(msgs) datagrams from the socket fd with as few
+// system calls as the OS allows: one recvmmsg(2) on Linux, a recvmsg(2) per
+// message on FreeBSD (whose libc does the same). It returns the number of
+// messages received; for each, Hdr.Namelen, Hdr.Controllen and Hdr.Flags are
+// updated by the kernel and Len holds the datagram's byte count.
+//
+// The contract, the same on every OS (see the package documentation):
+//
+//   - len(msgs) == 0 returns (0, nil) without a system call.
+//   - n is never negative. When n > 0 the n messages are valid even if err
+//     is not nil; an error that ended the batch early is returned either
+//     with them or by the next call on the socket, never dropped.
+//   - EINTR never surfaces: an interrupted wait is resumed.
+//   - A non-blocking socket with nothing queued gives an error matching
+//     unix.EAGAIN; running out of datagrams after the first is not an error.
+//   - timeout, if not nil, bounds the wait for the first datagram; after it
+//     the call takes only what is already queued. Nothing arriving in time
+//     gives an error matching os.ErrDeadlineExceeded. A zero timeout polls.
+//     A timeout with a negative field or Nsec >= 1e9 gives EINVAL.
+//   - flags are MSG_* flags; MSG_WAITFORONE means: block for the first
+//     datagram only (on a blocking socket; Go's net sockets never block).
+//   - A header with a nil pointer but a non-zero length gives EFAULT before
+//     any datagram is touched.
+//
+// Errors are *os.SyscallError values named "recvmmsg" wrapping the errno.
+func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+	n, err := recvmmsg(fd, msgs, flags, timeout)
+	return n, wrapErr("recvmmsg", err)
+}
+
+// recvmmsg is Recvmmsg with bare errors, for callers inside the package
+// that handle EAGAIN themselves and must not allocate.
+func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+	if len(msgs) == 0 {
+		// Linux would still consume a pending socket error and FreeBSD
+		// libc would receive a message: do neither.
+		return 0, nil
+	}
+	if len(msgs) > maxRecvBatch {
+		msgs = msgs[:maxRecvBatch]
+	}
+	if err := checkMsgs(msgs); err != nil {
+		return 0, err
+	}
+	if timeout == nil {
+		return recvBatch(fd, msgs, flags)
+	}
+	// Linux's own timeout argument is checked only after a datagram has
+	// arrived, so it never ends a wait. Both OSes therefore receive
+	// without blocking and, when nothing is queued, wait in ppoll as
+	// FreeBSD libc does. Receiving first (libc polls first) saves the
+	// ppoll when datagrams are waiting, and reports a descriptor that is
+	// not a socket as ENOTSOCK instead of polling it until the time-out.
+	deadline, err := deadlineOf(timeout)
+	if err != nil {
+		return 0, err
+	}
+	shut := false
+	for {
+		n, err := recvBatch(fd, msgs, flags|unix.MSG_DONTWAIT)
+		if err != unix.EAGAIN || shut {
+			return n, err
+		}
+		// Nothing queued, or another reader took the datagram that
+		// woke us: wait for what is left of the time.
+		revents, err := waitReadable(fd, deadline)
+		if err != nil {
+			return 0, err
+		}
+		// After shutdown(SHUT_RD) ppoll reports the socket readable
+		// at once while a non-blocking receive still finds nothing:
+		// waiting again would spin until the deadline. The next
+		// EAGAIN is returned instead, as FreeBSD libc would.
+		shut = revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
+	}
+}

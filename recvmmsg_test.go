@@ -1,0 +1,367 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// checkSyscallError asserts the error convention: an *os.SyscallError with
+// the given name that matches want with errors.Is.
+func checkSyscallError(t *testing.T, err error, name string, want error) {
+	t.Helper()
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Syscall != name {
+		t.Fatalf("error %v (%T): want an *os.SyscallError named %q", err, err, name)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v: want errors.Is(err, %v)", err, want)
+	}
+}
+
+func TestRecvmmsgBatch(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			rfd, raddr := udpSocket(t, f.af, f.addr, true)
+			sfd, saddr := udpSocket(t, f.af, f.addr, true)
+			want := payloads(5, 1, 100, 1200, 0, 37)
+			sendTo(t, sfd, raddr, want...)
+			waitQueued(t, rfd)
+
+			b := newBatch(8, 2048)
+			n, err := Recvmmsg(rfd, b.msgs, 0, nil)
+			if err != nil || n != len(want) {
+				t.Fatalf("Recvmmsg = %d, %v; want %d, nil", n, err, len(want))
+			}
+			for i := range n {
+				if got := b.payload(i); !bytes.Equal(got, want[i]) {
+					t.Errorf("message %d: payload %q, want %q", i, got, want[i])
+				}
+				if got := rawAddr(&b.msgs[i].Hdr); got != saddr {
+					t.Errorf("message %d: source %v, want %v", i, got, saddr)
+				}
+				if b.msgs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+					t.Errorf("message %d: MSG_TRUNC set for a datagram that fit", i)
+				}
+			}
+			// The rest of the batch is untouched.
+			for i := n; i < len(b.msgs); i++ {
+				if b.msgs[i].Len != 0 {
+					t.Errorf("message %d beyond n has Len %d", i, b.msgs[i].Len)
+				}
+			}
+		})
+	}
+}
+
+func TestRecvmmsgEmptyBatchMakesNoSystemCall(t *testing.T) {
+	// A connected socket whose peer port is closed gets ECONNREFUSED from
+	// the ICMP error; the kernel keeps it in sk_err until a call takes
+	// it. An empty batch must not take it (Linux's recvmmsg would).
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			fd, _ := udpSocket(t, f.af, f.addr, true)
+			closedFd, closed := udpSocket(t, f.af, f.addr, true)
+			unix.Close(closedFd)
+			if err := unix.Connect(fd, sockaddr(closed)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.Write(fd, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			waitQueued(t, fd) // POLLERR wakes poll too
+
+			for _, msgs := range [][]Mmsghdr{nil, {}} {
+				if n, err := Recvmmsg(fd, msgs, 0, nil); n != 0 || err != nil {
+					t.Fatalf("Recvmmsg(empty) = %d, %v; want 0, nil", n, err)
+				}
+				if n, err := Recvmmsg(fd, msgs, 0, &unix.Timespec{}); n != 0 || err != nil {
+					t.Fatalf("Recvmmsg(empty, timeout) = %d, %v; want 0, nil", n, err)
+				}
+				if n, err := Sendmmsg(fd, msgs, 0); n != 0 || err != nil {
+					t.Fatalf("Sendmmsg(empty) = %d, %v; want 0, nil", n, err)
+				}
+			}
+			n, err := Recvmmsg(fd, newBatch(1, 16).msgs, 0, nil)
+			if n != 0 {
+				t.Fatalf("n = %d, want 0", n)
+			}
+			checkSyscallError(t, err, "recvmmsg", unix.ECONNREFUSED)
+		})
+	}
+}
+
+func TestRecvmmsgEAGAIN(t *testing.T) {
+	fd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	n, err := Recvmmsg(fd, newBatch(4, 16).msgs, 0, nil)
+	if n != 0 {
+		t.Errorf("n = %d, want 0", n)
+	}
+	checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+	if !errors.Is(err, unix.EWOULDBLOCK) {
+		t.Errorf("%v does not match EWOULDBLOCK", err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("EAGAIN must not look like a time-out")
+	}
+	// MSG_DONTWAIT on a blocking socket is the same.
+	bfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	_, err = Recvmmsg(bfd, newBatch(4, 16).msgs, unix.MSG_DONTWAIT, nil)
+	checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+}
+
+func TestRecvmmsgTimeout(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			// Blocking socket, nothing sent: only our wait can end it.
+			fd, _ := udpSocket(t, f.af, f.addr, false)
+			const d = 50 * time.Millisecond
+			start := time.Now()
+			n, err := Recvmmsg(fd, newBatch(4, 16).msgs, 0, &unix.Timespec{Nsec: int64(d)})
+			elapsed := time.Since(start)
+			if n != 0 {
+				t.Errorf("n = %d, want 0", n)
+			}
+			checkSyscallError(t, err, "recvmmsg", os.ErrDeadlineExceeded)
+			if !errors.Is(err, unix.ETIMEDOUT) {
+				t.Errorf("%v does not match ETIMEDOUT", err)
+			}
+			var te interface{ Timeout() bool }
+			if !errors.As(err, &te) || !te.Timeout() {
+				t.Errorf("%v: Timeout() is not true", err)
+			}
+			if elapsed < d {
+				t.Errorf("returned after %v, before the %v time-out", elapsed, d)
+			}
+			if elapsed > 10*time.Second {
+				t.Errorf("returned after %v for a %v time-out", elapsed, d)
+			}
+		})
+	}
+}
+
+func TestRecvmmsgZeroTimeoutPolls(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	b := newBatch(4, 64)
+	zero := &unix.Timespec{}
+	_, err := Recvmmsg(fd, b.msgs, 0, zero)
+	checkSyscallError(t, err, "recvmmsg", os.ErrDeadlineExceeded)
+
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sendTo(t, sfd, addr, []byte("one"), []byte("two"))
+	waitQueued(t, fd)
+	// Both are queued once the first is (loopback delivers in order in
+	// the sending call), and a zero time-out takes what is there.
+	n, err := Recvmmsg(fd, b.msgs, 0, zero)
+	if err != nil || n != 2 {
+		t.Fatalf("Recvmmsg = %d, %v; want 2, nil", n, err)
+	}
+}
+
+func TestRecvmmsgTimeoutTakesOnlyWhatIsQueued(t *testing.T) {
+	// On a blocking socket without MSG_WAITFORONE both kernels would wait
+	// for len(msgs) datagrams. With a time-out, the wait is for the first
+	// one only: the call returns the two that are queued, at once.
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sendTo(t, sfd, addr, []byte("a"), []byte("b"))
+	waitQueued(t, fd)
+	start := time.Now()
+	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, 0, &unix.Timespec{Sec: 30})
+	if err != nil || n != 2 {
+		t.Fatalf("Recvmmsg = %d, %v; want 2, nil", n, err)
+	}
+	if e := time.Since(start); e > 10*time.Second {
+		t.Fatalf("took %v: waited for more datagrams", e)
+	}
+}
+
+func TestRecvmmsgTimeoutReceivesLateDatagram(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET6, families[1].addr, false)
+	sfd, _ := udpSocket(t, unix.AF_INET6, families[1].addr, false)
+	sent := sendAsync(sfd, addr, []byte("late"))
+	b := newBatch(4, 16)
+	n, err := Recvmmsg(fd, b.msgs, 0, &unix.Timespec{Sec: 30})
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || n != 1 || string(b.payload(0)) != "late" {
+		t.Fatalf("Recvmmsg = %d, %v, %q; want 1, nil, \"late\"", n, err, b.payload(0))
+	}
+}
+
+func TestRecvmmsgInvalidTimeout(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	for _, ts := range []unix.Timespec{{Sec: -1}, {Nsec: -1}, {Nsec: 1e9}, {Sec: 1, Nsec: 2e9}} {
+		n, err := Recvmmsg(fd, newBatch(1, 16).msgs, 0, &ts)
+		if n != 0 {
+			t.Errorf("%+v: n = %d", ts, n)
+		}
+		checkSyscallError(t, err, "recvmmsg", unix.EINVAL)
+	}
+	// The largest valid time-out is "forever", not an overflow into the
+	// past: with a datagram queued the call returns it.
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sendTo(t, sfd, addr, []byte("x"))
+	waitQueued(t, fd)
+	huge := unix.Timespec{Nsec: 999999999}
+	huge.Sec = 1<<(8*unsafe.Sizeof(huge.Sec)-1) - 1
+	n, err := Recvmmsg(fd, newBatch(1, 16).msgs, 0, &huge)
+	if n != 1 || err != nil {
+		t.Fatalf("Recvmmsg(huge timeout) = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func TestRecvmmsgWaitForOne(t *testing.T) {
+	// A blocking socket: MSG_WAITFORONE blocks for the first datagram and
+	// then takes only what is queued. Without it the call would wait for
+	// all 8 and this test would hang.
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sendTo(t, sfd, addr, payloads(3, 10)...)
+	waitQueued(t, fd)
+	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, MSG_WAITFORONE, nil)
+	if err != nil || n != 3 {
+		t.Fatalf("Recvmmsg(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
+	}
+	// And it blocks for the first: a datagram sent later is received.
+	sent := sendAsync(sfd, addr, []byte("later"))
+	b := newBatch(8, 16)
+	n, err = Recvmmsg(fd, b.msgs, MSG_WAITFORONE, nil)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || n != 1 || string(b.payload(0)) != "later" {
+		t.Fatalf("Recvmmsg(MSG_WAITFORONE) = %d, %v, %q", n, err, b.payload(0))
+	}
+}
+
+func TestRecvmmsgTruncation(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, f.af, f.addr, true)
+			sfd, _ := udpSocket(t, f.af, f.addr, true)
+			big := bytes.Repeat([]byte("0123456789"), 10)
+			sendTo(t, sfd, addr, big, big)
+			waitQueued(t, fd)
+
+			b := newBatch(1, 10)
+			n, err := Recvmmsg(fd, b.msgs, 0, nil)
+			if err != nil || n != 1 {
+				t.Fatalf("Recvmmsg = %d, %v", n, err)
+			}
+			if b.msgs[0].Hdr.Flags&unix.MSG_TRUNC == 0 || b.msgs[0].Len != 10 {
+				t.Errorf("flags %#x len %d; want MSG_TRUNC and 10", b.msgs[0].Hdr.Flags, b.msgs[0].Len)
+			}
+			if !bytes.Equal(b.payload(0), big[:10]) {
+				t.Errorf("payload %q", b.payload(0))
+			}
+			// With MSG_TRUNC as an input flag Len is the real length.
+			b.reset()
+			n, err = Recvmmsg(fd, b.msgs, unix.MSG_TRUNC, nil)
+			if err != nil || n != 1 || b.msgs[0].Len != 100 {
+				t.Fatalf("Recvmmsg(MSG_TRUNC) = %d, %v, Len %d; want 1, nil, 100", n, err, b.msgs[0].Len)
+			}
+		})
+	}
+}
+
+func TestBadDescriptors(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	closed, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	unix.Close(closed)
+	dst := netip.MustParseAddrPort("127.0.0.1:9")
+
+	for _, c := range []struct {
+		name string
+		fd   int
+		want error
+	}{
+		{"negative", -1, unix.EBADF},
+		{"closed", closed, unix.EBADF},
+		{"pipe", p[0], unix.ENOTSOCK},
+	} {
+		// With a time-out too: a bad descriptor fails at once instead
+		// of being polled until the time runs out.
+		for _, timeout := range []*unix.Timespec{nil, {Sec: 30}} {
+			start := time.Now()
+			n, err := Recvmmsg(c.fd, newBatch(2, 16).msgs, unix.MSG_DONTWAIT, timeout)
+			if n != 0 {
+				t.Errorf("%s: n = %d", c.name, n)
+			}
+			checkSyscallError(t, err, "recvmmsg", c.want)
+			if e := time.Since(start); e > 10*time.Second {
+				t.Errorf("%s: took %v: a bad descriptor must fail at once", c.name, e)
+			}
+		}
+		n, err := Sendmmsg(c.fd, sendHeaders(payloads(2, 4), dst), 0)
+		if n != 0 {
+			t.Errorf("%s: Sendmmsg n = %d", c.name, n)
+		}
+		checkSyscallError(t, err, "sendmmsg", c.want)
+	}
+}
+
+func TestBadHeadersFaultBeforeData(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sendTo(t, sfd, addr, []byte("keep me"))
+	waitQueued(t, fd)
+
+	var buf [8]byte
+	for _, c := range []struct {
+		name   string
+		want   error
+		break_ func(h *unix.Msghdr, iov *unix.Iovec)
+	}{
+		{"nil Iov", unix.EFAULT, func(h *unix.Msghdr, _ *unix.Iovec) { h.Iov = nil }},
+		{"nil Name", unix.EFAULT, func(h *unix.Msghdr, _ *unix.Iovec) { h.Name = nil }},
+		{"nil Control", unix.EFAULT, func(h *unix.Msghdr, _ *unix.Iovec) { h.SetControllen(64) }},
+		{"nil Base", unix.EFAULT, func(_ *unix.Msghdr, iov *unix.Iovec) { iov.Base = nil }},
+		{"too many iovecs", unix.EMSGSIZE, func(h *unix.Msghdr, _ *unix.Iovec) { h.SetIovlen(maxIovecs + 1) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The bad header is the last of three: nothing of the
+			// batch may be received.
+			b := newBatch(3, 16)
+			last := len(b.msgs) - 1
+			c.break_(&b.msgs[last].Hdr, &b.iovs[last])
+			n, err := Recvmmsg(fd, b.msgs, 0, nil)
+			if n != 0 {
+				t.Fatalf("n = %d, want 0", n)
+			}
+			checkSyscallError(t, err, "recvmmsg", c.want)
+
+			sb := sendHeaders([][]byte{buf[:], buf[:], buf[:]}, addr)
+			var iov unix.Iovec
+			iov.Base = &buf[0]
+			iov.SetLen(len(buf))
+			sb[last].Hdr.Iov = &iov
+			c.break_(&sb[last].Hdr, &iov)
+			if n, err := Sendmmsg(sfd, sb, 0); n != 0 {
+				t.Fatalf("Sendmmsg n = %d (%v), want 0", n, err)
+			} else {
+				checkSyscallError(t, err, "sendmmsg", c.want)
+			}
+		})
+	}
+	// The queued datagram survived every refusal, and nothing was sent.
+	b := newBatch(4, 16)
+	n, err := Recvmmsg(fd, b.msgs, 0, nil)
+	if err != nil || n != 1 || string(b.payload(0)) != "keep me" {
+		t.Fatalf("after refusals: %d, %v, %q; want 1, nil, \"keep me\"", n, err, b.payload(0))
+	}
+}

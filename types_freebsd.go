@@ -1,0 +1,24 @@
+//go:build ignore
+
+// Input to cgo -godefs for FreeBSD: the layout of struct mmsghdr and the
+// MSG_WAITFORONE flag. mkall.sh consumes this file (piping the output
+// through mkpost.go) to produce ztypes_freebsd_$GOARCH.go.
+
+package mmsg
+
+/*
+#include <sys/types.h>
+#include <sys/socket.h>
+*/
+import "C"
+
+// Msghdr exists only so that cgo -godefs names the type of Mmsghdr.Hdr;
+// mkpost.go removes it and uses unix.Msghdr instead.
+type Msghdr C.struct_msghdr
+
+type Mmsghdr C.struct_mmsghdr
+
+const (
+	SizeofMmsghdr  = C.sizeof_struct_mmsghdr
+	MSG_WAITFORONE = C.MSG_WAITFORONE
+)
