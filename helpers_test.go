@@ -231,3 +231,5 @@ func sendAsync(fd int, dst netip.AddrPort, p []byte) <-chan error {
 	go func() { done <- unix.Sendto(fd, p, 0, sockaddr(dst)) }()
 	return done
 }
+
+func ptr[T any](v T) *T { return &v }

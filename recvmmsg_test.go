@@ -125,7 +125,7 @@ func TestRecvmmsgTimeout(t *testing.T) {
 			fd, _ := udpSocket(t, f.af, f.addr, false)
 			const d = 50 * time.Millisecond
 			start := time.Now()
-			n, err := Recvmmsg(fd, newBatch(4, 16).msgs, 0, &unix.Timespec{Nsec: int64(d)})
+			n, err := Recvmmsg(fd, newBatch(4, 16).msgs, 0, ptr(unix.NsecToTimespec(int64(d))))
 			elapsed := time.Since(start)
 			if n != 0 {
 				t.Errorf("n = %d, want 0", n)

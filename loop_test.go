@@ -1,0 +1,150 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// These tests run recvLoop and sendLoop, the FreeBSD implementation, on any
+// kernel, and compare them with what FreeBSD libc's recvmmsg/sendmmsg do.
+
+func TestRecvLoopReceivesQueued(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, f.af, f.addr, true)
+			sfd, saddr := udpSocket(t, f.af, f.addr, true)
+			want := payloads(5, 3, 300)
+			sendTo(t, sfd, addr, want...)
+			waitQueued(t, fd)
+			b := newBatch(8, 512)
+			// libc: returns 5, and the EAGAIN that ended the loop
+			// is not an error. Same here.
+			n, err := recvLoop(fd, b.msgs, 0)
+			if err != nil || n != 5 {
+				t.Fatalf("recvLoop = %d, %v; want 5, nil", n, err)
+			}
+			for i := range n {
+				if !bytes.Equal(b.payload(i), want[i]) || rawAddr(&b.msgs[i].Hdr) != saddr {
+					t.Errorf("message %d: %q from %v", i, b.payload(i), rawAddr(&b.msgs[i].Hdr))
+				}
+			}
+			// libc: -1/EAGAIN on an empty non-blocking socket. Same.
+			b.reset()
+			if n, err := recvLoop(fd, b.msgs, 0); n != 0 || err != unix.EAGAIN {
+				t.Fatalf("recvLoop(empty) = %d, %v; want 0, EAGAIN", n, err)
+			}
+		})
+	}
+}
+
+func TestRecvLoopWaitForOne(t *testing.T) {
+	// libc: with MSG_WAITFORONE the first recvmsg blocks and the rest
+	// get MSG_DONTWAIT. Without it, a blocking socket waits for all.
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sendTo(t, sfd, addr, payloads(3, 8)...)
+	waitQueued(t, fd)
+	n, err := recvLoop(fd, newBatch(8, 16).msgs, MSG_WAITFORONE)
+	if err != nil || n != 3 {
+		t.Fatalf("recvLoop(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
+	}
+	// The kernel never sees MSG_WAITFORONE: on FreeBSD its bit has no
+	// meaning for recvmsg, on Linux it would not be understood either.
+	sendTo(t, sfd, addr, []byte("x"))
+	waitQueued(t, fd)
+	if n, err := recvLoop(fd, newBatch(1, 16).msgs, MSG_WAITFORONE|unix.MSG_DONTWAIT); n != 1 || err != nil {
+		t.Fatalf("recvLoop = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// faultingBuffer returns a page the kernel cannot write to, so that a
+// receive into it fails with EFAULT after the datagram was dequeued.
+func faultingBuffer(t *testing.T) []byte {
+	t.Helper()
+	mem, err := unix.Mmap(-1, 0, unix.Getpagesize(), unix.PROT_NONE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(mem) })
+	return mem
+}
+
+func TestRecvLoopKeepsErrorAfterFirst(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	bad := faultingBuffer(t)
+
+	// libc: recvmsg fails for message 1, the loop returns 1 and the
+	// EFAULT is gone. recvLoop returns it with the count.
+	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
+	waitQueued(t, fd)
+	b := newBatch(2, 16)
+	b.iovs[1].Base = &bad[0]
+	n, err := recvLoop(fd, b.msgs, 0)
+	if n != 1 || err != unix.EFAULT || string(b.payload(0)) != "first" {
+		t.Fatalf("recvLoop = %d, %v, %q; want 1, EFAULT, \"first\"", n, err, b.payload(0))
+	}
+}
+
+func TestRecvmmsgKeepsErrorAfterFirst(t *testing.T) {
+	if underQEMU() {
+		// qemu-user emulates recvmmsg(2) as a loop of recvmsg that,
+		// like FreeBSD libc, drops the error after a partial batch.
+		t.Skip("qemu-user drops the error that ends a partial recvmmsg batch")
+	}
+	// The same through Recvmmsg: on Linux the kernel returns the count
+	// and keeps the EFAULT in sk_err for the next call; on FreeBSD the
+	// loop returns it at once. Either way, the caller sees it.
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	bad := faultingBuffer(t)
+	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
+	waitQueued(t, fd)
+	b := newBatch(2, 16)
+	b.iovs[1].Base = &bad[0]
+	n, err := Recvmmsg(fd, b.msgs, 0, nil)
+	if n != 1 || string(b.payload(0)) != "first" {
+		t.Fatalf("Recvmmsg = %d, %v, %q; want 1 and \"first\"", n, err, b.payload(0))
+	}
+	if err == nil {
+		_, err = Recvmmsg(fd, newBatch(2, 16).msgs, 0, nil)
+	}
+	checkSyscallError(t, err, "recvmmsg", unix.EFAULT)
+}
+
+func TestSendKeepsErrorAfterFirst(t *testing.T) {
+	a, _ := unixPair(t)
+	bad := faultingBuffer(t)
+	broken := func() []Mmsghdr {
+		msgs := sendHeaders(payloads(3, 8), netip.AddrPort{})
+		var iov unix.Iovec
+		iov.Base = &bad[0]
+		iov.SetLen(8)
+		msgs[1].Hdr.Iov = &iov
+		return msgs
+	}
+
+	// libc: sendmsg fails for message 1 and the loop returns 1, error
+	// dropped. sendLoop returns it with the count.
+	if n, err := sendLoop(a, broken(), 0); n != 1 || err != unix.EFAULT {
+		t.Fatalf("sendLoop = %d, %v; want 1, EFAULT", n, err)
+	}
+	// Linux's sendmmsg drops it too; the call for msgs[n:] meets it.
+	msgs := broken()
+	n, err := Sendmmsg(a, msgs, 0)
+	if n != 1 {
+		t.Fatalf("Sendmmsg = %d, %v; want 1", n, err)
+	}
+	if err == nil {
+		n, err = Sendmmsg(a, msgs[n:], 0)
+		if n != 0 {
+			t.Fatalf("Sendmmsg(rest) = %d, want 0", n)
+		}
+	}
+	checkSyscallError(t, err, "sendmmsg", unix.EFAULT)
+}

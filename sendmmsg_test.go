@@ -1,0 +1,120 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSendmmsgBatch(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			rfd, raddr := udpSocket(t, f.af, f.addr, true)
+			sfd, saddr := udpSocket(t, f.af, f.addr, true)
+			want := payloads(10, 1, 64, 1400, 0)
+			msgs := sendHeaders(want, raddr)
+			n, err := Sendmmsg(sfd, msgs, 0)
+			if err != nil || n != len(want) {
+				t.Fatalf("Sendmmsg = %d, %v; want %d, nil", n, err, len(want))
+			}
+			for i := range n {
+				if int(msgs[i].Len) != len(want[i]) {
+					t.Errorf("message %d: Len %d, want %d", i, msgs[i].Len, len(want[i]))
+				}
+			}
+			waitQueued(t, rfd)
+			b := newBatch(16, 2048)
+			got, err := Recvmmsg(rfd, b.msgs, 0, nil)
+			if err != nil || got != len(want) {
+				t.Fatalf("Recvmmsg = %d, %v; want %d", got, err, len(want))
+			}
+			for i := range got {
+				if !bytes.Equal(b.payload(i), want[i]) || rawAddr(&b.msgs[i].Hdr) != saddr {
+					t.Errorf("message %d: %q from %v; want %q from %v", i, b.payload(i), rawAddr(&b.msgs[i].Hdr), want[i], saddr)
+				}
+			}
+		})
+	}
+}
+
+func TestSendmmsgConnected(t *testing.T) {
+	rfd, raddr := udpSocket(t, unix.AF_INET6, families[1].addr, true)
+	sfd, _ := udpSocket(t, unix.AF_INET6, families[1].addr, true)
+	if err := unix.Connect(sfd, sockaddr(raddr)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Sendmmsg(sfd, sendHeaders(payloads(3, 5), netip.AddrPort{}), 0)
+	if err != nil || n != 3 {
+		t.Fatalf("Sendmmsg = %d, %v; want 3, nil", n, err)
+	}
+	waitQueued(t, rfd)
+	if n, err := Recvmmsg(rfd, newBatch(8, 16).msgs, 0, nil); n != 3 || err != nil {
+		t.Fatalf("Recvmmsg = %d, %v; want 3, nil", n, err)
+	}
+}
+
+func TestSendmmsgCap(t *testing.T) {
+	// The receiver's buffer may overflow; only the counts matter here.
+	_, raddr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	msgs := sendHeaders(payloads(MaxSendBatch+476, 1), raddr)
+	n, err := Sendmmsg(sfd, msgs, 0)
+	if err != nil || n != MaxSendBatch {
+		t.Fatalf("Sendmmsg(%d) = %d, %v; want %d, nil", len(msgs), n, err, MaxSendBatch)
+	}
+	n, err = Sendmmsg(sfd, msgs[n:], 0)
+	if err != nil || n != 476 {
+		t.Fatalf("Sendmmsg(rest) = %d, %v; want 476, nil", n, err)
+	}
+}
+
+// unixPair is a non-blocking AF_UNIX datagram pair: unlike UDP on loopback,
+// a full receive queue makes the sender's call fail with EAGAIN.
+func unixPair(t *testing.T) (a, b int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+func TestSendmmsgFullBuffer(t *testing.T) {
+	a, b := unixPair(t)
+	msgs := sendHeaders(payloads(MaxSendBatch, 512), netip.AddrPort{})
+	n, err := Sendmmsg(a, msgs, 0)
+	if err != nil || n <= 0 || n >= len(msgs) {
+		t.Fatalf("Sendmmsg into a filling queue = %d, %v; want 0 < n < %d, nil", n, err, len(msgs))
+	}
+	m, err := Sendmmsg(a, msgs[n:], 0)
+	if m != 0 {
+		t.Fatalf("Sendmmsg into a full queue = %d, want 0", m)
+	}
+	checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
+
+	// Exactly the n reported were sent, in order.
+	got := 0
+	rb := newBatch(64, 1024)
+	for {
+		rb.reset()
+		k, err := Recvmmsg(b, rb.msgs, 0, nil)
+		if err != nil {
+			checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+			break
+		}
+		for i := range k {
+			if want := payloads(got+1, 512)[got]; !bytes.Equal(rb.payload(i), want) {
+				t.Fatalf("datagram %d: %.12q, want %.12q", got, rb.payload(i), want)
+			}
+			got++
+		}
+	}
+	if got != n {
+		t.Fatalf("received %d datagrams, Sendmmsg reported %d", got, n)
+	}
+}
