@@ -20,7 +20,7 @@ import (
 func stormThread(t *testing.T) (count *atomic.Int64, stop func()) {
 	t.Helper()
 	runtime.LockOSThread()
-	pid, tid := unix.Getpid(), unix.Gettid()
+	tid := threadID()
 	count = new(atomic.Int64)
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -33,7 +33,7 @@ func stormThread(t *testing.T) (count *atomic.Int64, stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				if unix.Tgkill(pid, tid, unix.SIGURG) == nil {
+				if signalThread(tid, unix.SIGURG) == nil {
 					count.Add(1)
 				}
 			}
