@@ -1,0 +1,36 @@
+package mmsg
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsgCall makes the recvmmsg(2) or sendmmsg(2) system call trap for a
+// non-empty batch, retrying EINTR: the kernel reports it only when nothing
+// was moved, so a retry loses and duplicates nothing. After a partial batch
+// the kernel returns the count instead (and keeps a receive error in sk_err
+// for the next call).
+//
+// Once the kernel answers ENOSYS (seccomp sandboxes, gVisor-style
+// profiles), *missing is set and every later batch goes through loop, the
+// recvmsg/sendmsg loop FreeBSD uses.
+func mmsgCall(trap uintptr, missing *atomic.Bool, loop func(int, []Mmsghdr, int) (int, error),
+	fd int, msgs []Mmsghdr, flags int) (int, error) {
+	if !missing.Load() {
+		n, err := ignoringEINTR(func() (int, error) {
+			n, _, e := unix.Syscall6(trap, uintptr(fd),
+				uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
+			if e != 0 {
+				return 0, e
+			}
+			return int(n), nil
+		})
+		if err != unix.ENOSYS {
+			return n, err
+		}
+		missing.Store(true)
+	}
+	return loop(fd, msgs, flags)
+}
