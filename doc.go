@@ -67,7 +67,8 @@
 //
 // The architecture reads from the file list: types_GOOS.go and mkall.sh
 // generate ztypes_GOOS_GOARCH.go (layouts), checked at compile time by
-// layout_GOOS.go; syscall_unix.go, syscall_linux.go, recvmmsg_GOOS.go and sendmmsg_GOOS.go are
-// the raw calls; loop.go is the recvmsg/sendmsg loop; errno_unix.go,
-// poll.go and check.go are the errno layer; conn*.go is Conn.
+// layout_GOOS.go; syscall_unix.go, syscall_linux.go, recvmmsg_GOOS.go and
+// sendmmsg_GOOS.go are the raw calls; loop.go is the recvmsg/sendmsg loop;
+// errno_unix.go, poll.go and check.go are the errno layer; conn*.go is
+// Conn; control*.go are the control messages.
 package mmsg
