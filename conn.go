@@ -154,6 +154,15 @@ func (c *Conn) ReadBatch(ms []Message, flags int) (int, error) {
 // a message with more than 1024 Buffers gives EMSGSIZE; the messages
 // before it are sent first.
 //
+// On Linux and FreeBSD a message whose OOB holds a UDP_SEGMENT control
+// message (AppendSegmentSize) is sent as datagrams of that size: by the
+// kernel, in one piece (UDP GSO), or, once the kernel or the device has
+// refused GSO (see GSODisabled) and always on FreeBSD, by WriteBatch, one
+// datagram per segment, each with the message's other control messages.
+// N is the message's length either way. If an error stops such a message
+// partway, n does not count it and its N counts the bytes of the segments
+// already sent.
+//
 // On other systems WriteBatch sends the messages one by one with the
 // connection's WriteMsgUDPAddrPort (one system call each), flags must be 0,
 // and a message with several Buffers is copied (gathered) into a pooled

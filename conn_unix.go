@@ -20,10 +20,12 @@ import (
 const connMaxRead = 1024
 
 // connSys is the Linux and FreeBSD part of Conn: the wrapped connection's
-// RawConn and the socket's address family, both fixed by NewConn.
+// RawConn and the socket's address family, both fixed by NewConn, and the
+// state the options and the GSO fallback share (options.go, gso.go).
 type connSys struct {
 	rc     syscall.RawConn
 	family int // AF_INET, AF_INET6, or 0 for any other family (no addresses)
+	st     *connState
 }
 
 func newConnSys(c syscall.Conn) (connSys, error) {
@@ -68,7 +70,7 @@ func newConnSys(c syscall.Conn) (connSys, error) {
 	default:
 		return connSys{}, fmt.Errorf("%w (SO_TYPE is %d)", ErrNotDatagram, typ)
 	}
-	return connSys{rc: rc, family: family}, nil
+	return connSys{rc: rc, family: family, st: newConnState()}, nil
 }
 
 // connBatch is the state of one ReadBatch or WriteBatch call: the kernel
@@ -103,6 +105,10 @@ type connBatch struct {
 	// err is the system call's error, returned to the caller.
 	err error
 
+	// WriteBatch: the Conn's state, and the GSO fallback's progress.
+	st    *connState
+	split splitState
+
 	// hdrsUsed and iovsUsed bound the entries that may point to user
 	// memory, for put to clear.
 	hdrsUsed, iovsUsed int
@@ -129,7 +135,8 @@ func (b *connBatch) put() {
 	for i := range b.hdrsUsed {
 		b.hdrs[i].Hdr.Control = nil
 	}
-	b.ms = nil
+	b.ms, b.st = nil, nil
+	b.split = splitState{oob: b.split.oob[:0]}
 	b.stop, b.err = nil, nil
 	b.count, b.n, b.start, b.end, b.sent = 0, 0, 0, 0, 0
 	b.hdrsUsed, b.iovsUsed = 0, 0
@@ -249,6 +256,13 @@ func (s *connSys) readBatch(ms []Message, flags int) (int, error) {
 func (b *connBatch) prepareWrite() {
 	rest := b.ms[b.sent:]
 	rest = rest[:min(len(rest), MaxSendBatch)]
+	if b.st.gsoOff.Load() {
+		// GSO messages are split into plain datagrams, one at a time.
+		if rest = gsoCut(rest); len(rest) == 0 {
+			b.prepareSplit(false)
+			return
+		}
+	}
 	count, iovs := 0, 0
 	for i := range rest {
 		if len(rest[i].Buffers) > maxIovecs {
@@ -283,6 +297,15 @@ func (b *connBatch) prepareWrite() {
 // then calls write again to go on from b.sent.
 func (b *connBatch) write(fd uintptr) bool {
 	for {
+		if b.split.on {
+			if !b.writeSplit(int(fd)) {
+				return false
+			}
+			if b.err != nil {
+				return true
+			}
+			continue
+		}
 		if b.sent == b.end {
 			if b.stop != nil {
 				b.err = b.stop
@@ -304,6 +327,9 @@ func (b *connBatch) write(fd uintptr) bool {
 		case err == unix.EAGAIN:
 			return false // n == 0: the raw layer ends a batch without it
 		case err != nil:
+			if b.gsoRefused(err) {
+				continue // ms[sent] goes out as plain datagrams
+			}
 			b.err = err
 			return true
 		case n == 0:
@@ -317,10 +343,12 @@ func (b *connBatch) write(fd uintptr) bool {
 func (s *connSys) writeBatch(ms []Message, flags int) (int, error) {
 	b := getConnBatch(s.family, flags)
 	defer b.put()
-	b.ms = ms
+	b.ms, b.st = ms, s.st
 	err := s.rc.Write(b.writeFn)
 	if err == nil {
 		err = wrapErr("sendmmsg", b.err)
+	} else if b.split.on {
+		ms[b.sent].N = b.split.n // segments sent before the deadline or close
 	}
 	return b.sent, err
 }

@@ -32,6 +32,7 @@ type config struct {
 	duration time.Duration
 	size     int
 	batches  []int
+	gro      bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -45,13 +46,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	size := fs.Int("size", 64, "payload bytes per datagram (1-65507)")
 	batches := fs.String("batches", "1,8,64,256", "comma-separated mmsg.Conn batch sizes (1-1024)")
 	quick := fs.Bool("quick", false, "very short runs (100ms per mode), for tests")
+	gro := fs.Bool("gro", groDefault, "add a UDP GSO+GRO row (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	c := config{duration: *duration, size: *size}
+	c := config{duration: *duration, size: *size, gro: *gro}
 	if *quick {
 		c.duration = 100 * time.Millisecond
 	}
@@ -92,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, b := range cfg.batches {
 		modes = append(modes, mode{name: "mmsg.Conn", batch: b})
 	}
+	if cfg.gro {
+		modes = append(modes, mode{name: "GSO+GRO", batch: groSegments(cfg.size)})
+	}
 	var results []result
 	for _, m := range modes {
 		r, err := runMode(m, cfg, stderr)
@@ -127,4 +132,5 @@ func printTable(w io.Writer, rs []result) {
 	fmt.Fprintln(w, "CPU/dgram: CPU time of the whole process (sender and receiver) per datagram received.")
 	fmt.Fprintln(w, "Over loopback the sender also runs the kernel's receive path up to the socket queue,")
 	fmt.Fprintln(w, "so sending is usually the bottleneck: batching speeds up both sides.")
+	fmt.Fprintln(w, "GSO+GRO: mmsg.Conn with UDP GSO and GRO, 8 messages per call; batch = datagrams per message.")
 }

@@ -43,6 +43,9 @@ type ioFunc func() (int, error)
 
 // open makes the receive and send functions of the mode over rx and tx.
 func (m mode) open(rx, tx *net.UDPConn, dst netip.AddrPort, size int) (recv, send ioFunc, err error) {
+	if m.name == "GSO+GRO" {
+		return openGRO(rx, tx, dst, size, m.batch)
+	}
 	if m.name == "net.UDPConn" {
 		rbuf, payload := make([]byte, 65536), make([]byte, size)
 		recv = func() (int, error) {

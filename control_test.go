@@ -1,0 +1,346 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestCmsgLayout checks the package's cmsghdr constants against x/sys.
+func TestCmsgLayout(t *testing.T) {
+	if cmsgDataOff != unix.CmsgLen(0) {
+		t.Errorf("cmsgDataOff = %d, unix.CmsgLen(0) = %d", cmsgDataOff, unix.CmsgLen(0))
+	}
+	for n := range 70 {
+		if got, want := cmsgSpace(n), unix.CmsgSpace(n); got != want {
+			t.Errorf("cmsgSpace(%d) = %d, unix.CmsgSpace = %d", n, got, want)
+		}
+	}
+	var h unix.Cmsghdr
+	if cmsgLenSize != int(unsafe.Sizeof(h.Len)) || cmsgHdrLen != int(unsafe.Sizeof(h)) {
+		t.Errorf("cmsghdr sizes: len %d hdr %d", cmsgLenSize, cmsgHdrLen)
+	}
+}
+
+// refCmsg builds one control message the x/sys way, through *unix.Cmsghdr.
+func refCmsg(level, typ int32, data []byte) []byte {
+	b := make([]byte, unix.CmsgSpace(len(data))+8)[:unix.CmsgSpace(len(data))]
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(len(data)))
+	copy(b[unix.CmsgLen(0):], data)
+	return b
+}
+
+func nativeUint32(v uint32) []byte { return ne.AppendUint32(nil, v) }
+
+func TestAppendBuilders(t *testing.T) {
+	ipTOS := []byte{0xb9}
+	if ipTOSSendSize == 4 {
+		ipTOS = nativeUint32(0xb9)
+	}
+	in6 := func(a netip.Addr, ifIndex uint32) []byte {
+		b := a.As16()
+		return append(b[:], nativeUint32(ifIndex)...)
+	}
+	tests := []struct {
+		name string
+		got  []byte
+		want []byte
+	}{
+		{"SegmentSize", AppendSegmentSize(nil, 1200), refCmsg(unix.IPPROTO_UDP, udpSegment, ne.AppendUint16(nil, 1200))},
+		{"TOS/4", AppendTOS(nil, netip.MustParseAddr("192.0.2.1"), 0xb9), refCmsg(unix.IPPROTO_IP, unix.IP_TOS, ipTOS)},
+		{"TOS/4in6", AppendTOS(nil, netip.MustParseAddr("::ffff:192.0.2.1"), 0xb9), refCmsg(unix.IPPROTO_IP, unix.IP_TOS, ipTOS)},
+		{"TOS/6", AppendTOS(nil, netip.MustParseAddr("2001:db8::1"), 0xb9), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(0xb9))},
+		{"PacketInfo/6", AppendPacketInfo(nil, netip.MustParseAddr("2001:db8::2"), 7),
+			refCmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, in6(netip.MustParseAddr("2001:db8::2"), 7))},
+		{"PacketInfo/zero", AppendPacketInfo(nil, netip.Addr{}, 7), nil},
+		{"Chain", AppendTOS(AppendSegmentSize(nil, 9), netip.MustParseAddr("2001:db8::1"), 1),
+			append(refCmsg(unix.IPPROTO_UDP, udpSegment, ne.AppendUint16(nil, 9)), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(1))...)},
+		// An unaligned start is padded first.
+		{"Unaligned", AppendTOS([]byte{0xee}, netip.MustParseAddr("2001:db8::1"), 1),
+			append(append([]byte{0xee}, make([]byte, cmsgAlignTo-1)...), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(1))...)},
+	}
+	for _, tt := range tests {
+		if !bytes.Equal(tt.got, tt.want) {
+			t.Errorf("%s:\n got %x\nwant %x", tt.name, tt.got, tt.want)
+		}
+	}
+	// The IPv4 packet info differs per OS: check it by its parse.
+	oob := AppendPacketInfo(nil, netip.MustParseAddr("127.0.0.2"), 1)
+	data, start, end, ok := cmsgFind(oob, unix.IPPROTO_IP, ipv4SendSrcType)
+	if !ok || start != 0 || end != len(oob) || !bytes.Contains(data, []byte{127, 0, 0, 2}) {
+		t.Errorf("IPv4 packet info %x: %x %d %d %v", oob, data, start, end, ok)
+	}
+	if size, _, _, ok := segmentSize(AppendTOS(AppendSegmentSize(nil, 1200), netip.IPv4Unspecified(), 0)); !ok || size != 1200 {
+		t.Errorf("segmentSize = %d, %v", size, ok)
+	}
+	// Size 0 is the kernel's "no segmentation", not a GSO message.
+	if isGSOMessage(&Message{OOB: AppendSegmentSize(nil, 0)}) {
+		t.Error("a UDP_SEGMENT of 0 counts as a GSO message")
+	}
+}
+
+func TestBuildersAllocs(t *testing.T) {
+	buf := make([]byte, 0, MaxOOBSize)
+	dst4, dst6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
+	allocs := testing.AllocsPerRun(100, func() {
+		b := AppendSegmentSize(buf[:0], 1200)
+		b = AppendTOS(b, dst4, ECNECT0)
+		b = AppendTOS(b, dst6, ECNCE)
+		b = AppendPacketInfo(b, dst4, 1)
+		b = AppendPacketInfo(b, dst6, 1)
+		if len(b) > MaxOOBSize {
+			panic("too long")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("builders: %v allocations, want 0", allocs)
+	}
+}
+
+// TestParseControl decodes well-formed control data built per OS.
+func TestParseControl(t *testing.T) {
+	var oob []byte
+	oob = append(oob, refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(0x2e))...)
+	oob = append(oob, refCmsg(0x7fff, 1, []byte("unknown, skipped"))...)
+	pkt := netip.MustParseAddr("2001:db8::9").As16()
+	oob = append(oob, refCmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(pkt[:], nativeUint32(3)...))...)
+	var c Control
+	if err := ParseControl(oob, &c); err != nil {
+		t.Fatal(err)
+	}
+	want := Control{TOS: 0x2e, HasTOS: true, Dst: netip.MustParseAddr("2001:db8::9"), IfIndex: 3}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v, want %+v", c, want)
+	}
+	if c.ECN() != ECNECT0 {
+		t.Errorf("ECN() = %d", c.ECN())
+	}
+	// The last message may lack its padding (the kernel's last one
+	// does when the buffer ends there).
+	short := refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(1))[:unix.CmsgLen(4)]
+	if err := ParseControl(short, &c); err != nil || !c.HasTOS || c.TOS != 1 {
+		t.Errorf("unpadded: %+v, %v", c, err)
+	}
+	// ParseControl resets c.
+	if err := ParseControl(nil, &c); err != nil || !reflect.DeepEqual(c, Control{}) {
+		t.Errorf("empty: %+v, %v", c, err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := ParseControl(oob, &c); err != nil {
+			panic(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("ParseControl: %v allocations, want 0", allocs)
+	}
+}
+
+func TestParseControlMalformed(t *testing.T) {
+	good := refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(1))
+	setLen := func(b []byte, l int) []byte {
+		b = bytes.Clone(b)
+		(*unix.Cmsghdr)(unsafe.Pointer(&b[0])).SetLen(l)
+		return b
+	}
+	tests := []struct {
+		name   string
+		oob    []byte
+		reason string
+		offset int
+	}{
+		{"header cut", good[:cmsgHdrLen-1], "header cut short", 0},
+		{"second header cut", append(bytes.Clone(good), 1, 2, 3), "header cut short", len(good)},
+		{"len 0", setLen(good, 0), "cmsg_len shorter than the header", 0},
+		{"len below header", setLen(good, cmsgHdrLen-1), "cmsg_len shorter than the header", 0},
+		{"len past buffer", setLen(good, len(good)+1), "cmsg_len past the end of the buffer", 0},
+		{"len huge", setLen(good, 1<<31-1), "cmsg_len past the end of the buffer", 0},
+		{"tclass short", refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, []byte{1, 2}), reasonSize, 0},
+		{"pktinfo short", append(bytes.Clone(good), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, make([]byte, 19))...), reasonSize, len(good)},
+	}
+	for _, tt := range tests {
+		var c Control
+		err := ParseControl(tt.oob, &c)
+		var ce *ControlError
+		if !errors.Is(err, ErrMalformedControl) || !errors.As(err, &ce) || ce.Reason != tt.reason || ce.Offset != tt.offset {
+			t.Errorf("%s: %v, want %q at %d", tt.name, err, tt.reason, tt.offset)
+			continue
+		}
+		if ce.Level == -1 {
+			continue
+		}
+		if ce.Level != unix.IPPROTO_IPV6 {
+			t.Errorf("%s: level %d", tt.name, ce.Level)
+		}
+		t.Logf("%s: %v", tt.name, err)
+	}
+}
+
+func TestMessageControlTruncated(t *testing.T) {
+	m := Message{OOB: refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(3))}
+	m.NN = len(m.OOB)
+	m.Flags = unix.MSG_CTRUNC
+	var c Control
+	if err := m.Control(&c); err != ErrControlTruncated || c.TOS != 3 {
+		t.Errorf("MSG_CTRUNC: %v, %+v", err, c)
+	}
+	m.Flags = 0
+	m.NN = 1000 // past OOB: clipped
+	if err := m.Control(&c); err != nil || c.TOS != 3 {
+		t.Errorf("NN past OOB: %v, %+v", err, c)
+	}
+	m.NN = -1
+	if err := m.Control(&c); err != nil || c.HasTOS {
+		t.Errorf("NN < 0: %v, %+v", err, c)
+	}
+}
+
+func TestSegments(t *testing.T) {
+	buf := []byte("0123456789")
+	tests := []struct {
+		size int
+		want []string
+	}{
+		{3, []string{"012", "345", "678", "9"}},
+		{5, []string{"01234", "56789"}},
+		{10, []string{"0123456789"}},
+		{11, []string{"0123456789"}},
+		{0, []string{"0123456789"}},
+		{-1, []string{"0123456789"}},
+		{1, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for seg := range Segments(buf, tt.size) {
+			if cap(seg) != len(seg) {
+				t.Errorf("size %d: segment %q has capacity %d", tt.size, seg, cap(seg))
+			}
+			got = append(got, string(seg))
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Segments(%q, %d) = %q, want %q", buf, tt.size, got, tt.want)
+		}
+	}
+	for range Segments(nil, 3) {
+		t.Error("empty buffer yielded a segment")
+	}
+	for seg := range Segments(buf, 3) {
+		if string(seg) != "012" {
+			t.Errorf("first segment %q", seg)
+		}
+		break
+	}
+	sum := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		for seg := range Segments(buf, 3) {
+			sum += len(seg)
+		}
+		for rest := buf; len(rest) > 0; {
+			var seg []byte
+			seg, rest = NextSegment(rest, 4)
+			sum += len(seg)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Segments, NextSegment: %v allocations, want 0", allocs)
+	}
+}
+
+func TestNewMessages(t *testing.T) {
+	ms := NewMessages(3, 10, 4)
+	for i, m := range ms {
+		if len(m.Buffers) != 1 || len(m.Buffers[0]) != 10 || cap(m.Buffers[0]) != 10 || len(m.OOB) != 4 || cap(m.OOB) != 4 {
+			t.Fatalf("message %d: %d buffers, %d/%d, OOB %d/%d", i, len(m.Buffers), len(m.Buffers[0]), cap(m.Buffers[0]), len(m.OOB), cap(m.OOB))
+		}
+	}
+	ms[0].Buffers = append(ms[0].Buffers, nil)
+	if len(ms[1].Buffers) != 1 {
+		t.Error("appending to one message's Buffers changed another")
+	}
+	if NewMessages(2, 5, 0)[1].OOB != nil {
+		t.Error("OOB with oobSize 0")
+	}
+}
+
+// FuzzParseControl feeds arbitrary bytes to ParseControl. It must not
+// panic, must reset its output, and must agree with x/sys's parser: what
+// ParseControl accepts, unix.ParseSocketControlMessage splits into the
+// same messages, whose canonical re-encoding parses to the same Control.
+// The seed corpus in testdata/fuzz/FuzzParseControl holds control data
+// captured from the kernel (TestCaptureControlCorpus).
+func FuzzParseControl(f *testing.F) {
+	f.Add(AppendSegmentSize(nil, 1200))
+	f.Add(AppendTOS(AppendPacketInfo(nil, netip.MustParseAddr("2001:db8::1"), 1), netip.MustParseAddr("::1"), ECNCE))
+	f.Add(refCmsg(unix.IPPROTO_IP, 1, []byte{3}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, oob []byte) {
+		c := Control{SegmentSize: -5, Dst: netip.IPv6Loopback()}
+		err := ParseControl(oob, &c)
+		if err != nil {
+			var ce *ControlError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrMalformedControl) || ce.Offset < 0 || ce.Offset >= len(oob) {
+				t.Fatalf("error %v", err)
+			}
+			_ = err.Error()
+			return
+		}
+		msgs, xerr := unix.ParseSocketControlMessage(oob)
+		if xerr != nil {
+			t.Fatalf("ParseControl accepted what x/sys refuses (%v)", xerr)
+		}
+		var re []byte
+		for _, m := range msgs {
+			var data []byte
+			re, data = appendCmsg(re, int(m.Header.Level), int(m.Header.Type), len(m.Data))
+			copy(data, m.Data)
+		}
+		var c2 Control
+		if err := ParseControl(re, &c2); err != nil {
+			t.Fatalf("re-encoding %x: %v", re, err)
+		}
+		if !reflect.DeepEqual(c, c2) {
+			t.Fatalf("original %+v, re-encoded %+v", c, c2)
+		}
+		if c.SegmentSize == -5 && len(oob) == 0 {
+			t.Fatal("not reset")
+		}
+		_ = c.Timestamp.Equal(time.Time{})
+	})
+}
+
+// FuzzSegments checks that Segments and NextSegment cut any buffer into
+// pieces that put back together give the buffer.
+func FuzzSegments(f *testing.F) {
+	f.Add([]byte("0123456789"), 3)
+	f.Add([]byte{}, 0)
+	f.Add(make([]byte, 1500), 1200)
+	f.Fuzz(func(t *testing.T, buf []byte, size int) {
+		var joined []byte
+		n := 0
+		for seg := range Segments(buf, size) {
+			if len(seg) == 0 || (size > 0 && len(seg) > size) || cap(seg) != len(seg) {
+				t.Fatalf("segment of %d bytes (cap %d), size %d", len(seg), cap(seg), size)
+			}
+			if size > 0 && len(seg) < size && len(joined)+len(seg) != len(buf) {
+				t.Fatal("short segment before the last")
+			}
+			joined = append(joined, seg...)
+			n++
+		}
+		if !bytes.Equal(joined, buf) {
+			t.Fatalf("joined %x, buffer %x", joined, buf)
+		}
+		if size > 0 && len(buf) > 0 && n != (len(buf)+size-1)/size {
+			t.Fatalf("%d segments of %d bytes for %d bytes", n, size, len(buf))
+		}
+	})
+}

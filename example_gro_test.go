@@ -1,0 +1,78 @@
+//go:build linux && !(mips || mips64 || ppc64 || s390x)
+
+package mmsg_test
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"net"
+	"time"
+
+	"github.com/go-mmsg/mmsg"
+)
+
+// This file skips the big-endian architectures: they are tested under
+// qemu-user, which passes control-message integers to the host kernel
+// unswapped (see control_linux_test.go), so that UDP_SEGMENT and IP_TOS
+// would be refused there.
+
+// A sender hands the kernel 3500 bytes as one message cut into 1200-byte
+// datagrams (UDP GSO), marked ECT(0); a receiver with UDP GRO on gets them
+// back, possibly still coalesced in one buffer, and walks the datagrams.
+func ExampleConn_SetGRO() {
+	rconn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rconn.Close()
+	sconn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sconn.Close()
+	r, _ := mmsg.NewConn(rconn)
+	s, _ := mmsg.NewConn(sconn)
+	if err := r.SetGRO(true); err != nil {
+		log.Fatal(err)
+	}
+	if err := r.SetReceiveTOS(true); err != nil {
+		log.Fatal(err)
+	}
+	rconn.SetReadDeadline(time.Now().Add(10 * time.Second))
+
+	// Send: one message, three datagrams, ECN-capable (ECT(0)).
+	dst := rconn.LocalAddr().(*net.UDPAddr).AddrPort()
+	payload := bytes.Repeat([]byte("x"), 3500)
+	oob := mmsg.AppendSegmentSize(nil, 1200)
+	oob = mmsg.AppendTOS(oob, dst.Addr(), mmsg.ECNECT0)
+	out := []mmsg.Message{{Buffers: [][]byte{payload}, OOB: oob, Addr: dst}}
+	if _, err := s.WriteBatch(out, 0); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sent", out[0].N, "bytes; GSO disabled:", s.GSODisabled())
+
+	// Receive: 64 KiB buffers, and room for the control messages.
+	ms := mmsg.NewMessages(8, mmsg.GROBufferSize, r.OOBSize())
+	var ctl mmsg.Control
+	for got := 0; got < 3; {
+		n, err := r.ReadBatch(ms, 0)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, m := range ms[:n] {
+			if err := m.Control(&ctl); err != nil {
+				log.Fatal(err)
+			}
+			for seg := range mmsg.Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
+				fmt.Printf("%d bytes from %v, ECT(0): %v\n", len(seg), m.Addr.Addr(), ctl.ECN() == mmsg.ECNECT0)
+				got++
+			}
+		}
+	}
+	// Output:
+	// sent 3500 bytes; GSO disabled: false
+	// 1200 bytes from 127.0.0.1, ECT(0): true
+	// 1200 bytes from 127.0.0.1, ECT(0): true
+	// 1100 bytes from 127.0.0.1, ECT(0): true
+}
