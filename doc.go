@@ -9,6 +9,11 @@
 //   - Recvmmsg and Sendmmsg, thin wrappers for a raw descriptor with the
 //     layouts of struct mmsghdr generated per OS and architecture (Mmsghdr).
 //
+// On top of Conn: UDP GSO (AppendSegmentSize, with a transparent fallback
+// to plain datagrams) and GRO (Conn.SetGRO, Segments), and control messages
+// (ECN/TOS, packet info, receive timestamps, the drop counter) decoded into
+// a Control without allocation (Message.Control, ParseControl).
+//
 // Linux has both system calls. FreeBSD has neither: its libc loops over
 // recvmsg(2) and sendmsg(2), and so does mmsg, in pure Go. On Linux the same
 // loop takes over when the kernel answers ENOSYS (seccomp sandboxes). Every
@@ -69,6 +74,7 @@
 // generate ztypes_GOOS_GOARCH.go (layouts), checked at compile time by
 // layout_GOOS.go; syscall_unix.go, syscall_linux.go, recvmmsg_GOOS.go and
 // sendmmsg_GOOS.go are the raw calls; loop.go is the recvmsg/sendmsg loop;
-// errno_unix.go, poll.go and check.go are the errno layer; conn*.go is
-// Conn; control*.go are the control messages.
+// errno_unix.go, poll.go and check.go are the errno layer; conn*.go,
+// sockaddr*.go and messages.go are Conn; control*.go, options.go, gso.go
+// and segments.go are the offloads and control messages.
 package mmsg
