@@ -92,15 +92,18 @@ type ControlError struct {
 	Level, Type int    // of the control message; -1 if its header is cut
 	Offset      int    // of the control message in the buffer
 	Len         uint64 // its cmsg_len field (0 if its header is cut)
-	Reason      string
-	Err         error
+	Reason      string // what is wrong with it
+	Err         error  // ErrMalformedControl
 }
 
+// Error says what is wrong and where: the offset, level, type and
+// cmsg_len of the control message, and the reason.
 func (e *ControlError) Error() string {
 	return fmt.Sprintf("%v at offset %d (level %d, type %d, cmsg_len %d): %s",
 		e.Err, e.Offset, e.Level, e.Type, e.Len, e.Reason)
 }
 
+// Unwrap returns ErrMalformedControl, for errors.Is.
 func (e *ControlError) Unwrap() error { return e.Err }
 
 // malformed returns the error for control data that does not parse (the
