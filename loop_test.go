@@ -74,17 +74,23 @@ func faultingBuffer(t *testing.T) []byte {
 	return mem
 }
 
-func TestRecvLoopKeepsErrorAfterFirst(t *testing.T) {
+// faultOnSecond queues "first" and "second" on a socket and returns it
+// with a batch of two whose second buffer faults.
+func faultOnSecond(t *testing.T) (int, *batch) {
+	t.Helper()
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
-	bad := faultingBuffer(t)
-
-	// libc: recvmsg fails for message 1, the loop returns 1 and the
-	// EFAULT is gone. recvLoop returns it with the count.
 	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
 	waitQueued(t, fd)
 	b := newBatch(2, 16)
-	b.iovs[1].Base = &bad[0]
+	b.iovs[1].Base = &faultingBuffer(t)[0]
+	return fd, b
+}
+
+func TestRecvLoopKeepsErrorAfterFirst(t *testing.T) {
+	// libc: recvmsg fails for message 1, the loop returns 1 and the
+	// EFAULT is gone. recvLoop returns it with the count.
+	fd, b := faultOnSecond(t)
 	n, err := recvLoop(fd, b.msgs, 0)
 	if n != 1 || err != unix.EFAULT || string(b.payload(0)) != "first" {
 		t.Fatalf("recvLoop = %d, %v, %q; want 1, EFAULT, \"first\"", n, err, b.payload(0))
@@ -100,13 +106,7 @@ func TestRecvmmsgKeepsErrorAfterFirst(t *testing.T) {
 	// The same through Recvmmsg: on Linux the kernel returns the count
 	// and keeps the EFAULT in sk_err for the next call; on FreeBSD the
 	// loop returns it at once. Either way, the caller sees it.
-	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
-	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
-	bad := faultingBuffer(t)
-	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
-	waitQueued(t, fd)
-	b := newBatch(2, 16)
-	b.iovs[1].Base = &bad[0]
+	fd, b := faultOnSecond(t)
 	n, err := Recvmmsg(fd, b.msgs, 0, nil)
 	if n != 1 || string(b.payload(0)) != "first" {
 		t.Fatalf("Recvmmsg = %d, %v, %q; want 1 and \"first\"", n, err, b.payload(0))

@@ -20,11 +20,7 @@ func groSegments(size int) int { return max(1, min(64, 65507/size)) }
 // with UDP GRO on, reads up to 8 coalesced buffers of 64 KiB per
 // ReadBatch and counts the datagrams in them.
 func openGRO(rx, tx *net.UDPConn, dst netip.AddrPort, size, segs int) (recv, send ioFunc, err error) {
-	rc, err := mmsg.NewConn(rx)
-	if err != nil {
-		return nil, nil, err
-	}
-	tc, err := mmsg.NewConn(tx)
+	rc, tc, err := newConns(rx, tx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -64,11 +64,7 @@ func (m mode) open(rx, tx *net.UDPConn, dst netip.AddrPort, size int) (recv, sen
 		}
 		return recv, send, nil
 	}
-	rc, err := mmsg.NewConn(rx)
-	if err != nil {
-		return nil, nil, err
-	}
-	tc, err := mmsg.NewConn(tx)
+	rc, tc, err := newConns(rx, tx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,4 +200,15 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// newConns wraps the receiver and the sender in mmsg Conns.
+func newConns(rx, tx *net.UDPConn) (rc, tc *mmsg.Conn, err error) {
+	if rc, err = mmsg.NewConn(rx); err != nil {
+		return nil, nil, err
+	}
+	if tc, err = mmsg.NewConn(tx); err != nil {
+		return nil, nil, err
+	}
+	return rc, tc, nil
 }
