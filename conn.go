@@ -2,7 +2,12 @@ package mmsg
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -42,9 +47,10 @@ type Message struct {
 	// NN is the number of bytes of OOB filled by a read.
 	NN int
 
-	// Flags are the received message's flags: MSG_TRUNC when the datagram
-	// did not fit in Buffers, MSG_CTRUNC when the control data did not fit
-	// in OOB, and so on.
+	// Flags are what happened to the received message, the same on every
+	// OS: MSG_TRUNC when the datagram did not fit in Buffers, MSG_CTRUNC
+	// when the control data did not fit in OOB. The flags a call was
+	// given are never echoed here.
 	Flags int
 }
 
@@ -53,124 +59,158 @@ type Message struct {
 // connection. Match it with errors.Is.
 var ErrNotDatagram = errors.New("mmsg: not a datagram socket")
 
+// Address families a Conn knows, whatever the OS calls them.
+const (
+	familyOther = iota // no IP addresses: AF_UNIX, ...
+	familyIPv4
+	familyIPv6
+)
+
 // Conn moves batches of datagrams over a datagram socket owned by a Go
-// connection, such as a *net.UDPConn. It is safe for concurrent use by
-// several goroutines; each datagram is delivered to exactly one reader.
+// connection, such as a *net.UDPConn. It is safe for concurrent use; each
+// datagram is delivered to exactly one reader.
 //
-// On Linux and FreeBSD every call moves as many datagrams as one
-// recvmmsg/sendmmsg allows (on FreeBSD, a recvmsg/sendmsg loop in Go, as
-// its libc does), waits on Go's network poller (never blocking an OS
-// thread), honours the wrapped connection's deadlines and allocates
-// nothing in the steady state. On other systems Conn moves one datagram
-// per system call through the connection's ReadMsgUDPAddrPort and
-// WriteMsgUDPAddrPort methods (see NewConn and ReadBatch).
+// On Linux and FreeBSD a call moves as many datagrams as one recvmmsg or
+// sendmmsg allows, waits on Go's network poller, honours the connection's
+// deadlines and allocates nothing in the steady state. Other systems move
+// one datagram per system call through the connection's ReadMsgUDPAddrPort
+// and WriteMsgUDPAddrPort. The API is the same everywhere; what an OS
+// cannot do reports errors.ErrUnsupported.
 //
 // The Conn does not own the connection: closing the connection ends every
 // call in progress and every later one with an error matching
 // net.ErrClosed. Set deadlines on the connection too.
 type Conn struct {
-	sys connSys
+	rc     syscall.RawConn
+	family int           // familyIPv4, familyIPv6 or familyOther
+	opts   atomic.Uint32 // receive options on (options.go)
+	gso    gsoState      // how UDP_SEGMENT messages are sent (gso.go)
+	sys    connSys       // the OS's batch state (conn_batch.go) or the one-by-one fallback
+
+	// For errors in the form net gives them (*net.OpError).
+	network       string
+	laddr, raddr  net.Addr
 }
 
 // NewConn returns a Conn that reads and writes batches on the socket of c,
-// typically a *net.UDPConn; on Linux and FreeBSD any connection or file
-// whose socket is a datagram socket (SOCK_DGRAM or SOCK_RAW, any address
-// family, e.g. an AF_UNIX socketpair through net.FileConn) will do.
+// typically a *net.UDPConn. On Linux and FreeBSD any datagram socket will do
+// (SOCK_DGRAM or SOCK_RAW of any family, from a net connection or an
+// *os.File); elsewhere c must have *net.UDPConn's ReadMsgUDPAddrPort and
+// WriteMsgUDPAddrPort methods. NewConn fails with an error matching
+// ErrNotDatagram for a stream socket and net.ErrClosed for a closed one.
 //
-// NewConn learns the socket's type and address family once, with
-// getsockopt(SO_TYPE) and getsockname(2). It fails with an error matching
-// ErrNotDatagram for a stream socket and with one matching net.ErrClosed
-// for a closed connection.
-//
-// On systems other than Linux and FreeBSD, c must have the
-// ReadMsgUDPAddrPort and WriteMsgUDPAddrPort methods of *net.UDPConn;
-// anything else gives an error matching errors.ErrUnsupported.
+// The Conn works on the socket itself: a wrapper type that embeds a
+// *net.UDPConn and overrides its read or write methods is bypassed.
 func NewConn(c syscall.Conn) (*Conn, error) {
 	if c == nil {
 		return nil, errors.New("mmsg: NewConn: nil connection")
 	}
-	sys, err := newConnSys(c)
+	rc, err := c.SyscallConn()
 	if err != nil {
+		return nil, closedErr("NewConn", err)
+	}
+	mc := &Conn{rc: rc}
+	if a, ok := c.(interface{ LocalAddr() net.Addr }); ok {
+		mc.laddr = a.LocalAddr()
+	}
+	if a, ok := c.(interface{ RemoteAddr() net.Addr }); ok {
+		mc.raddr = a.RemoteAddr()
+	}
+	if err := mc.sys.init(mc, c); err != nil {
 		return nil, err
 	}
-	return &Conn{sys: sys}, nil
+	if mc.network == "" && mc.laddr != nil {
+		mc.network = mc.laddr.Network()
+	}
+	return mc, nil
 }
 
 // ReadBatch receives up to len(ms) datagrams into ms and returns how many
-// it received. It waits, parked on Go's network poller, until at least one
-// datagram is queued, then returns every queued datagram up to len(ms) (at
-// most 1024 per call; n < len(ms) is always allowed) in one recvmmsg(2)
-// system call. For each received message ms[i] it sets N, NN, Flags and
-// Addr; ms[n:] is left untouched. flags are MSG_* flags for the system
-// call (MSG_TRUNC, MSG_ERRQUEUE, ...); 0 is the usual value.
-//
-// len(ms) == 0 returns (0, nil) at once, without a system call.
-//
-// n is never negative. When the read deadline of the wrapped connection
-// passes first, ReadBatch returns (0, err) with errors.Is(err,
-// os.ErrDeadlineExceeded); after the connection is closed, also for a call
-// waiting at that moment, errors.Is(err, net.ErrClosed). System call
-// errors are *os.SyscallError values named "recvmmsg" wrapping the errno
-// (match them with errors.Is, e.g. syscall.ECONNREFUSED on a connected
-// socket). When n > 0 the n messages are valid even if err is not nil; an
-// error that ended a batch early is never lost: it is returned with the
-// messages received before it or, on Linux, kept by the kernel and
-// returned by the next call on the socket.
-//
-// Addresses are decoded without allocation. An IPv6 source with a
-// non-zero scope ID (a link-local peer) gets the zone net uses, the
-// interface's name (or the index in decimal if no interface has it); that
-// lookup, cached, is the only case that may allocate.
-//
-// Each message may have at most 1024 Buffers; a batch stops before a
-// message with more, which gives EMSGSIZE when it comes first.
-//
-// On other systems ReadBatch receives one datagram per call (n is 0 or 1)
-// with the connection's ReadMsgUDPAddrPort, and flags must be 0 (otherwise
-// the error matches errors.ErrUnsupported). A message with one Buffer is
-// read into it directly; one with several Buffers is read into a pooled
-// buffer as long as all of them and copied (scattered) into them, so N and
-// MSG_TRUNC mean the same as on Linux. Errors are those of the connection.
+// it received: it waits for the first, then takes every datagram already
+// queued, in one system call (at most 1024 per call). It sets N, NN, Flags
+// and Addr of ms[:n] and leaves ms[n:] alone; flags are MSG_* flags, 0
+// usually. When n > 0 the n messages are valid even if err is not nil.
+// Errors are *net.OpError values (see the package documentation); the
+// read deadline gives os.ErrDeadlineExceeded, Close net.ErrClosed.
 func (c *Conn) ReadBatch(ms []Message, flags int) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	return c.sys.readBatch(ms, flags)
+	return c.readBatch(ms, flags)
 }
 
-// WriteBatch sends the messages in ms, each as one datagram, and returns
-// how many were sent. It sends all of them unless an error stops it: more
-// than 1024 messages take several sendmmsg(2) system calls, and a full
-// socket buffer parks the goroutine on Go's network poller until there is
-// room, so n < len(ms) comes only with a non-nil error, the error for
-// ms[n]. For each message sent, N is set to the number of bytes sent.
-// flags are MSG_* flags for the system call; 0 is the usual value.
-//
-// Errors are as for ReadBatch, named "sendmmsg": errors.Is(err,
-// os.ErrDeadlineExceeded) when the write deadline of the connection passes
-// while the socket buffer is full, errors.Is(err, net.ErrClosed) after
-// Close. A destination the socket cannot reach gives EAFNOSUPPORT (an
-// IPv6 Addr on an IPv4 socket, any Addr on a socket that is neither), and
-// a message with more than 1024 Buffers gives EMSGSIZE; the messages
-// before it are sent first.
-//
-// On Linux and FreeBSD a message whose OOB holds a UDP_SEGMENT control
-// message (AppendSegmentSize) is sent as datagrams of that size: by the
-// kernel, in one piece (UDP GSO), or, once the kernel or the device has
-// refused GSO (see GSODisabled) and always on FreeBSD, by WriteBatch, one
-// datagram per segment, each with the message's other control messages.
-// N is the message's length either way. If an error stops such a message
-// partway, n does not count it and its N counts the bytes of the segments
-// already sent.
-//
-// On other systems WriteBatch sends the messages one by one with the
-// connection's WriteMsgUDPAddrPort (one system call each), flags must be 0,
-// and a message with several Buffers is copied (gathered) into a pooled
-// buffer first. Errors are those of the connection; as there, Addr must be
-// zero on a connected socket and valid on an unconnected one.
+// WriteBatch sends each message of ms as one datagram and returns how many
+// it sent. It sends all of them unless an error stops it, across the 1024
+// messages of one sendmmsg and across a full socket buffer, so n < len(ms)
+// comes only with the error for ms[n]. N is set for every message sent. A
+// message with a UDP_SEGMENT control message (AppendSegmentSize) is sent
+// as datagrams of that size (see GSO). Errors are *net.OpError values; the
+// write deadline gives os.ErrDeadlineExceeded, Close net.ErrClosed.
 func (c *Conn) WriteBatch(ms []Message, flags int) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	return c.sys.writeBatch(ms, flags)
+	return c.writeBatch(ms, flags)
 }
+
+// opError wraps an error of a read or write the way package net does for
+// the same failure on a *net.UDPConn: a *net.OpError whose Err is
+// net.ErrClosed, os.ErrDeadlineExceeded, or the *os.SyscallError of the
+// system call. addr is the peer the operation was about (the destination
+// of the message a write stopped at), nil for the connection's peer.
+func (c *Conn) opError(op string, addr net.Addr, err error) error {
+	if err == nil {
+		return nil
+	}
+	if addr == nil {
+		addr = c.raddr
+	}
+	if oe, ok := err.(*net.OpError); ok {
+		if oe.Op == op {
+			return err // already in net's form (the one-by-one fallback)
+		}
+		err = oe.Err // the RawConn's "raw-read"/"raw-write" error
+	}
+	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: addr, Err: pollErr(err)}
+}
+
+// pollErr turns the errors of Go's poller into the ones package net
+// returns: net.ErrClosed for a closed connection, also when it is an
+// *os.File (whose RawConn reports internal/poll's "use of closed file",
+// which matches neither net.ErrClosed nor os.ErrClosed), and
+// os.ErrDeadlineExceeded for a deadline.
+func pollErr(err error) error {
+	switch {
+	case errors.Is(err, net.ErrClosed), errors.Is(err, errFileClosing()):
+		return net.ErrClosed
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return os.ErrDeadlineExceeded
+	}
+	return err
+}
+
+// closedErr is the error of NewConn for a RawConn that failed: one that
+// matches net.ErrClosed if the connection or file is closed.
+func closedErr(op string, err error) error {
+	if pe := pollErr(err); pe != err {
+		return fmt.Errorf("mmsg: %s: %w", op, pe)
+	}
+	return err
+}
+
+// errFileClosing is internal/poll's ErrFileClosing, which the package does
+// not export: the error the RawConn of a closed *os.File gives. It is
+// learned once, when first needed, from a pipe closed on purpose.
+var errFileClosing = sync.OnceValue(func() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil // out of descriptors: no mapping, but no harm
+	}
+	w.Close()
+	rc, err := r.SyscallConn()
+	r.Close()
+	if err != nil {
+		return nil
+	}
+	return rc.Control(func(uintptr) {})
+})

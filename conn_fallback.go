@@ -9,10 +9,9 @@ import (
 	"syscall"
 )
 
-// This file is the portable Conn of the systems without recvmmsg/sendmmsg
-// support in mmsg (conn_other.go): one datagram per system call through
-// the methods of *net.UDPConn. It builds everywhere, so that the Linux
-// tests exercise it too.
+// This file is the Conn of the systems without batch calls in mmsg (see
+// portable.go): one datagram per system call through the methods of
+// *net.UDPConn. It builds everywhere, so that the Linux tests run it too.
 
 // msgUDPConn is the part of *net.UDPConn the portable Conn needs.
 type msgUDPConn interface {
@@ -60,14 +59,6 @@ func getBounce(size int) *[]byte {
 	return p
 }
 
-func buffersLen(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
 // readBatch receives one datagram into ms[0]; the caller has checked that
 // len(ms) > 0.
 func (f fallbackConn) readBatch(ms []Message, flags int) (int, error) {
@@ -104,33 +95,76 @@ func (f fallbackConn) readBatch(ms []Message, flags int) (int, error) {
 }
 
 // writeBatch sends the messages one by one; the caller has checked that
-// len(ms) > 0.
+// len(ms) > 0. A message with UDP_SEGMENT goes out as one datagram per
+// segment, with its other control messages: these systems have no UDP
+// GSO, and would send the payload as one datagram or refuse it.
 func (f fallbackConn) writeBatch(ms []Message, flags int) (int, error) {
 	if flags != 0 {
 		return 0, errConnFlags
 	}
 	for i := range ms {
 		m := &ms[i]
-		var n int
-		var err error
-		switch len(m.Buffers) {
-		case 0:
-			n, _, err = f.c.WriteMsgUDPAddrPort(nil, m.OOB, m.Addr)
-		case 1:
-			n, _, err = f.c.WriteMsgUDPAddrPort(m.Buffers[0], m.OOB, m.Addr)
-		default:
-			p := getBounce(buffersLen(m.Buffers))
-			k := 0
-			for _, b := range m.Buffers {
-				k += copy((*p)[k:], b)
+		size, start, end, gso := segmentSize(m.OOB)
+		if !gso || size == 0 {
+			n, err := f.write(m.Buffers, m.OOB, m.Addr)
+			if err != nil {
+				return i, err
 			}
-			n, _, err = f.c.WriteMsgUDPAddrPort(*p, m.OOB, m.Addr)
-			bouncePool.Put(p)
+			m.N = n
+			continue
+		}
+		p := getBounce(buffersLen(m.Buffers) + len(m.OOB))
+		payload, oob := (*p)[:0], (*p)[buffersLen(m.Buffers):]
+		for _, b := range m.Buffers {
+			payload = append(payload, b...)
+		}
+		oob = append(append(oob[:0], m.OOB[:start]...), m.OOB[end:]...)
+		sent := 0
+		var err error
+		for off := 0; ; off += size { // an empty payload is one empty datagram
+			var n int
+			n, err = f.write([][]byte{payload[off:min(off+size, len(payload))]}, oob, m.Addr)
+			sent += n
+			if err != nil || off+size >= len(payload) {
+				break
+			}
+		}
+		bouncePool.Put(p)
+		if sent > 0 || err == nil {
+			m.N = sent
 		}
 		if err != nil {
 			return i, err
 		}
-		m.N = n
 	}
 	return len(ms), nil
+}
+
+// write sends one datagram, gathering several buffers into a pooled one.
+func (f fallbackConn) write(bufs [][]byte, oob []byte, addr netip.AddrPort) (int, error) {
+	switch len(bufs) {
+	case 0:
+		n, _, err := f.c.WriteMsgUDPAddrPort(nil, oob, addr)
+		return n, err
+	case 1:
+		n, _, err := f.c.WriteMsgUDPAddrPort(bufs[0], oob, addr)
+		return n, err
+	}
+	p := getBounce(buffersLen(bufs))
+	k := 0
+	for _, b := range bufs {
+		k += copy((*p)[k:], b)
+	}
+	n, _, err := f.c.WriteMsgUDPAddrPort(*p, oob, addr)
+	bouncePool.Put(p)
+	return n, err
+}
+
+// buffersLen is the number of bytes in bufs.
+func buffersLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
 }

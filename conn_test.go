@@ -949,8 +949,8 @@ func TestConnZones(t *testing.T) {
 	}
 	ifi := ifs[0]
 	var rsa unix.RawSockaddrInet6
-	ap := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone(ifi.Name), 4242)
-	l, err := putSockaddr(&rsa, unix.AF_INET6, ap)
+	ap := netip.AddrPortFrom(netip.MustParseAddr("::1").WithZone(ifi.Name), 4242)
+	l, err := putSockaddr(&rsa, familyIPv6, ap)
 	if err != nil || l != unix.SizeofSockaddrInet6 || rsa.Scope_id != uint32(ifi.Index) {
 		t.Fatalf("putSockaddr(%v) = %d, %v, scope %d; want scope %d", ap, l, err, rsa.Scope_id, ifi.Index)
 	}
@@ -962,8 +962,8 @@ func TestConnZones(t *testing.T) {
 		t.Errorf("zone of an unknown index: %q", got)
 	}
 	// Also what net parses: a numeric zone is its index.
-	ap = netip.AddrPortFrom(netip.MustParseAddr("fe80::1%7"), 1)
-	if _, err := putSockaddr(&rsa, unix.AF_INET6, ap); err != nil || rsa.Scope_id != 7 {
+	ap = netip.AddrPortFrom(netip.MustParseAddr("::1%7"), 1)
+	if _, err := putSockaddr(&rsa, familyIPv6, ap); err != nil || rsa.Scope_id != 7 {
 		t.Errorf("numeric zone: scope %d, %v", rsa.Scope_id, err)
 	}
 	// A name that is too short for its family is no address.

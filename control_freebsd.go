@@ -33,8 +33,6 @@ const (
 	// an IPv4 send.
 	ipv4SendSrcType = unix.IP_SENDSRCADDR
 
-	// gsoAvailable: the kernel cannot segment a message.
-	gsoAvailable = false
 )
 
 // Sizes of the time fields of the kernel's structures on this GOARCH

@@ -24,8 +24,6 @@ const (
 	// an IPv4 send.
 	ipv4SendSrcType = unix.IP_PKTINFO
 
-	// gsoAvailable: the kernel may segment a UDP_SEGMENT message itself.
-	gsoAvailable = true
 )
 
 // parseCmsg decodes one control message into c. It returns "" when the

@@ -50,7 +50,7 @@ func ExampleConn_SetGRO() {
 	if _, err := s.WriteBatch(out, 0); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("sent", out[0].N, "bytes; GSO disabled:", s.GSODisabled())
+	fmt.Println("sent", out[0].N, "bytes")
 
 	// Receive: 64 KiB buffers, and room for the control messages.
 	ms := mmsg.NewMessages(8, mmsg.GROBufferSize, r.OOBSize())
@@ -71,7 +71,7 @@ func ExampleConn_SetGRO() {
 		}
 	}
 	// Output:
-	// sent 3500 bytes; GSO disabled: false
+	// sent 3500 bytes
 	// 1200 bytes from 127.0.0.1, ECT(0): true
 	// 1200 bytes from 127.0.0.1, ECT(0): true
 	// 1100 bytes from 127.0.0.1, ECT(0): true

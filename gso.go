@@ -1,193 +1,81 @@
-//go:build linux || freebsd
-
 package mmsg
 
 import (
-	"io"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
+	"sync"
+	"sync/atomic"
 )
 
-// The GSO fallback of WriteBatch. A message with a UDP_SEGMENT control
-// message (AppendSegmentSize) goes to the kernel as one super-buffer while
-// GSO works. When the kernel refuses it (gsoRefused), or once the Conn has
-// turned GSO off (always on FreeBSD), the message is split here: one plain
-// datagram per segment, each with the message's other control messages,
-// sent with sendmmsg from the connBatch's own arrays (up to MaxSendBatch
-// segments per call), so nothing is allocated in the steady state.
+// GSOInfo is how a Conn sends the messages that carry a UDP_SEGMENT control
+// message (AppendSegmentSize), as Conn.GSO reports it.
+type GSOInfo struct {
+	// Offload is true when the kernel cuts such a message into its
+	// datagrams (UDP GSO, Linux 4.18+). When it is false, WriteBatch
+	// sends one plain datagram per segment itself, with the message's
+	// other control messages: the same datagrams, more system calls.
+	Offload bool
 
-// splitState is the progress of the message ms[sent] being sent as plain
-// datagrams: hdrs[next:count] are its unsent prepared segments.
-type splitState struct {
-	on    bool
-	probe bool // GSO was refused for this message: turn it off once a plain datagram goes through
-	size  int  // segment size
-	total int  // payload bytes of the message
-	off   int  // payload offset of hdrs[0]
-	next  int
-	count int
-	n     int    // bytes sent so far, for the message's N
-	oob   []byte // the message's OOB without UDP_SEGMENT
+	// Reason says why Offload is false: an error matching
+	// errors.ErrUnsupported when the OS, the kernel or the socket has no
+	// UDP GSO (found at NewConn); the *os.SyscallError EIO the kernel
+	// gave for a GSO message whose datagrams then went out one by one (a
+	// device or path that cannot segment, such as IPsec); nil after
+	// SetGSO(false).
+	Reason error
+
+	// MaxSegments is the most segments WriteBatch puts into one GSO
+	// datagram; a message with more is sent as several, each also at
+	// most 65507 bytes (65527 over IPv6). The kernel's limit,
+	// UDP_MAX_SEGMENTS, is 128 on current Linux and 64 before: it starts
+	// at 128 and drops to 64 for good the first time the kernel refuses
+	// more (EINVAL) and accepts 64.
+	MaxSegments int
 }
 
-// isGSOMessage reports whether m carries a usable UDP_SEGMENT.
-func isGSOMessage(m *Message) bool {
-	if len(m.OOB) == 0 {
-		return false
-	}
-	size, _, _, ok := segmentSize(m.OOB)
-	return ok && size > 0
+// Segments per GSO datagram: the current kernels' UDP_MAX_SEGMENTS, and
+// the one Linux had from 4.18 until it was raised.
+const (
+	gsoMaxSegments  = 128
+	gsoSafeSegments = 64
+)
+
+// gsoState is a Conn's GSOInfo, read by every WriteBatch without a lock
+// and replaced as a whole when it changes.
+type gsoState struct {
+	mu    sync.Mutex // serialises changes
+	probe error      // nil if the kernel has UDP GSO on this socket
+	info  atomic.Pointer[GSOInfo]
 }
 
-// gsoCut returns the messages of rest before the first GSO message.
-func gsoCut(rest []Message) []Message {
-	for i := range rest {
-		if isGSOMessage(&rest[i]) {
-			return rest[:i]
-		}
-	}
-	return rest
+func (g *gsoState) init(probe error) {
+	g.probe = probe
+	g.info.Store(&GSOInfo{Offload: probe == nil, Reason: probe, MaxSegments: gsoMaxSegments})
 }
 
-// gsoRefused reports whether err, the error sendmmsg gave for ms[sent], is
-// a refusal of GSO for a GSO message, and if so prepares to send that
-// message as plain datagrams. EIO comes from devices without checksum
-// offload (and from paths through IPsec); EINVAL from too many segments, a
-// segment larger than the MTU or a socket without UDP checksums.
-func (b *connBatch) gsoRefused(err error) bool {
-	switch err {
-	case unix.EIO, unix.EINVAL, unix.ENOPROTOOPT, unix.EOPNOTSUPP:
-	default:
-		return false
-	}
-	if !isGSOMessage(&b.ms[b.sent]) {
-		return false
-	}
-	b.prepareSplit(true)
-	return true
+// update applies f to a copy of the state and publishes it.
+func (g *gsoState) update(f func(*GSOInfo)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	info := *g.info.Load()
+	f(&info)
+	g.info.Store(&info)
 }
 
-// prepareSplit sets the headers up for the next segments of ms[sent]. On
-// an error the message is not started: b.stop holds the error for it.
-func (b *connBatch) prepareSplit(probe bool) {
-	m := &b.ms[b.sent]
-	sp := &b.split
-	if !sp.on {
-		size, start, end, _ := segmentSize(m.OOB)
-		*sp = splitState{on: true, probe: probe, size: size, total: buffersLen(m.Buffers),
-			oob: append(append(sp.oob[:0], m.OOB[:start]...), m.OOB[end:]...)}
-	} else {
-		sp.off = min(sp.off+sp.count*sp.size, sp.total)
-	}
-	// No chunk of whole messages is in flight.
-	b.start, b.end, b.stop = b.sent, b.sent, nil
-	fail := func(err error) {
-		sp.on = false
-		b.stop = err
-	}
-	if len(m.Buffers) > maxIovecs {
-		fail(unix.EMSGSIZE)
-		return
-	}
-	segs := max(1, (sp.total-sp.off+sp.size-1)/sp.size) // an empty message is one empty datagram
-	segs = min(segs, MaxSendBatch)
-	b.grow(segs, segs+len(m.Buffers))
-	var nameLen uint32
-	if m.Addr.IsValid() {
-		var err error
-		if nameLen, err = putSockaddr(&b.names[0], b.family, m.Addr); err != nil {
-			fail(err)
-			return
-		}
-	}
-	// Find the buffer holding byte off, then cut segments from there.
-	bi, bo := 0, sp.off
-	for bi < len(m.Buffers) && bo >= len(m.Buffers[bi]) && bo > 0 {
-		bo -= len(m.Buffers[bi])
-		bi++
-	}
-	k, pos := 0, sp.off
-	for j := range segs {
-		h := &b.hdrs[j]
-		*h = Mmsghdr{}
-		first := k
-		for rem := min(sp.size, sp.total-pos); rem > 0; {
-			buf := m.Buffers[bi][bo:]
-			take := min(len(buf), rem)
-			if take > 0 {
-				v := &b.iovs[k]
-				v.Base = &buf[0]
-				v.SetLen(take)
-				k++
-			}
-			rem -= take
-			pos += take
-			if bo += take; bo == len(m.Buffers[bi]) {
-				bi, bo = bi+1, 0
-			}
-		}
-		if k == first {
-			// An empty datagram: one empty iovec rather than none,
-			// which qemu-user would not send.
-			b.iovs[k] = unix.Iovec{}
-			k++
-		}
-		h.Hdr.Iov = &b.iovs[first]
-		h.Hdr.SetIovlen(k - first)
-		if len(sp.oob) > 0 {
-			h.Hdr.Control = &sp.oob[0]
-			h.Hdr.SetControllen(len(sp.oob))
-		}
-		if nameLen != 0 {
-			h.Hdr.Name = (*byte)(unsafe.Pointer(&b.names[0]))
-			h.Hdr.Namelen = nameLen
-		}
-	}
-	sp.next, sp.count = 0, segs
-}
+// GSO reports how the Conn sends messages with UDP_SEGMENT: by the
+// kernel's GSO or one datagram per segment, and why. A device or path
+// that refuses GSO (EIO) turns it off for the whole Conn, once the same
+// datagrams went out one by one; nothing else does. SetGSO turns it back
+// on or off.
+func (c *Conn) GSO() GSOInfo { return *c.gso.info.Load() }
 
-// writeSplit sends prepared segments of ms[sent]. It returns false when
-// the socket buffer is full and nothing was sent (park and call again),
-// true otherwise, with b.err set if an error stopped the message: its N
-// then counts the bytes of the segments already sent.
-func (b *connBatch) writeSplit(fd int) bool {
-	sp := &b.split
-	hs := b.hdrs[sp.next:sp.count]
-	n, err := sendmmsg(fd, hs, b.flags)
-	for i := range n {
-		sp.n += int(hs[i].Len)
+// SetGSO turns the kernel's segmentation of UDP_SEGMENT messages on or
+// off for the Conn (see GSO): off, WriteBatch always sends one datagram
+// per segment. Turning it on again after a device refused it retries GSO
+// on the next message. Where NewConn found no UDP GSO, SetGSO(true)
+// returns that error, which matches errors.ErrUnsupported.
+func (c *Conn) SetGSO(on bool) error {
+	if on && c.gso.probe != nil {
+		return c.gso.probe
 	}
-	sp.next += n
-	if n > 0 && sp.probe {
-		// A plain datagram went where the GSO message did not:
-		// GSO is what the kernel or device refused.
-		b.st.gsoOff.Store(true)
-		sp.probe = false
-	}
-	switch {
-	case err == unix.EAGAIN:
-		return false
-	case err != nil:
-		b.ms[b.sent].N = sp.n
-		sp.on = false
-		b.err = err
-		return true
-	case n == 0:
-		sp.on = false
-		b.err = io.ErrNoProgress
-		return true
-	}
-	if sp.next < sp.count {
-		return true
-	}
-	if sp.off+sp.count*sp.size < sp.total {
-		b.prepareSplit(false)
-		return true
-	}
-	b.ms[b.sent].N = sp.n
-	sp.on = false
-	b.sent++
-	b.start, b.end = b.sent, b.sent
-	return true
+	c.gso.update(func(info *GSOInfo) { info.Offload, info.Reason = on, nil })
+	return nil
 }

@@ -15,3 +15,8 @@ const maxRecvBatch = 1 << 30
 // maxIovecs is UIO_MAXIOV on Linux and IOV_MAX on FreeBSD: the most iovecs
 // one msghdr may carry. Both kernels answer EMSGSIZE past it.
 const maxIovecs = 1024
+
+// maxReadBatch bounds the messages one Conn.ReadBatch receives, and so the
+// size of its pooled headers: a reader that asks for more gets n < len(ms),
+// which is always allowed.
+const maxReadBatch = 1024

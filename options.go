@@ -4,12 +4,11 @@ package mmsg
 
 import (
 	"os"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
 
-// Receive options a Conn can turn on: bits of connState.opts.
+// Receive options a Conn can turn on: bits of Conn.opts.
 const (
 	optGRO = 1 << iota
 	optTOS
@@ -17,18 +16,6 @@ const (
 	optTimestamps
 	optDrops
 )
-
-// connState is the mutable state of a Conn, shared by its calls.
-type connState struct {
-	opts   atomic.Uint32 // receive options on (opt* bits)
-	gsoOff atomic.Bool   // UDP_SEGMENT messages are split into plain datagrams
-}
-
-func newConnState() *connState {
-	st := new(connState)
-	st.gsoOff.Store(!gsoAvailable)
-	return st
-}
 
 // SetGRO turns UDP generic receive offload (UDP_GRO, Linux 5.0+) on or off
 // for the Conn's socket. With it on, the kernel may deliver several
@@ -39,60 +26,63 @@ func newConnState() *connState {
 // SegmentSize says where the datagrams end (Segments walks them). Over
 // loopback, a sender's GSO super-buffer (AppendSegmentSize) arrives whole.
 // On FreeBSD the error matches errors.ErrUnsupported.
-func (c *Conn) SetGRO(on bool) error { return c.sys.setOption(optGRO, on) }
+func (c *Conn) SetGRO(on bool) error { return c.setOption(optGRO, on) }
 
 // SetReceiveTOS turns on or off the reception of each datagram's IPv4 TOS
 // byte or IPv6 traffic class, and so its ECN codepoint (Control.TOS,
 // Control.ECN): IP_RECVTOS, IPV6_RECVTCLASS. An AF_INET6 socket gets both,
 // for the IPv4 datagrams it receives as v4-mapped, where the OS allows it.
-func (c *Conn) SetReceiveTOS(on bool) error { return c.sys.setOption(optTOS, on) }
+func (c *Conn) SetReceiveTOS(on bool) error { return c.setOption(optTOS, on) }
 
 // SetReceivePacketInfo turns on or off the reception of each datagram's
 // destination address and arrival interface (Control.Dst, Control.IfIndex):
 // IP_PKTINFO or IPV6_RECVPKTINFO on Linux; IP_RECVDSTADDR and IP_RECVIF,
 // or IPV6_RECVPKTINFO, on FreeBSD.
-func (c *Conn) SetReceivePacketInfo(on bool) error { return c.sys.setOption(optPacketInfo, on) }
+func (c *Conn) SetReceivePacketInfo(on bool) error { return c.setOption(optPacketInfo, on) }
 
 // SetReceiveTimestamps turns on or off the reception of the time the
 // kernel received each datagram (Control.Timestamp): SO_TIMESTAMPNS on
 // Linux (SO_TIMESTAMPNS_NEW on 32-bit architectures, past 2038, where the
 // kernel has it), SO_TIMESTAMP on FreeBSD.
-func (c *Conn) SetReceiveTimestamps(on bool) error { return c.sys.setOption(optTimestamps, on) }
+func (c *Conn) SetReceiveTimestamps(on bool) error { return c.setOption(optTimestamps, on) }
 
 // SetReceiveDropCounter turns on or off the drop counter (SO_RXQ_OVFL,
 // Linux): each datagram then carries the number of datagrams the socket
 // had dropped (its receive buffer was full) when it was queued, in
 // Control.Drops. On FreeBSD the error matches errors.ErrUnsupported.
-func (c *Conn) SetReceiveDropCounter(on bool) error { return c.sys.setOption(optDrops, on) }
+func (c *Conn) SetReceiveDropCounter(on bool) error { return c.setOption(optDrops, on) }
 
 // OOBSize returns the OOB buffer size a Message needs for the control
 // messages of the options turned on with the Conn's Set methods (0 if
 // none is). A smaller buffer makes the kernel cut them (MSG_CTRUNC), and
 // Message.Control report ErrControlTruncated.
-func (c *Conn) OOBSize() int { return oobSize(c.sys.st.opts.Load(), c.sys.family) }
+func (c *Conn) OOBSize() int { return oobSize(c.opts.Load(), afOf(c.family)) }
 
-// GSODisabled reports whether the Conn sends UDP_SEGMENT messages
-// (AppendSegmentSize) as plain datagrams, one per segment: always on
-// FreeBSD; on Linux, once the kernel or the device refused GSO (EIO,
-// EINVAL, ENOPROTOOPT or EOPNOTSUPP for such a message, where a plain
-// datagram then went through). The message that met the refusal is sent
-// that way too, so nothing is lost or sent twice.
-func (c *Conn) GSODisabled() bool { return c.sys.st.gsoOff.Load() }
-
-func (s *connSys) setOption(opt int, on bool) error {
+func (c *Conn) setOption(opt int, on bool) error {
 	var err error
-	if cerr := s.rc.Control(func(fd uintptr) { err = setOption(int(fd), s.family, opt, on) }); cerr != nil {
-		return cerr // closed
+	if cerr := c.rc.Control(func(fd uintptr) { err = setOption(int(fd), afOf(c.family), opt, on) }); cerr != nil {
+		return closedErr("set option", cerr)
 	}
 	if err != nil {
 		return err
 	}
 	if on {
-		s.st.opts.Or(uint32(opt))
+		c.opts.Or(uint32(opt))
 	} else {
-		s.st.opts.And(^uint32(opt))
+		c.opts.And(^uint32(opt))
 	}
 	return nil
+}
+
+// afOf is the AF_* value of a Conn's family.
+func afOf(family int) int {
+	switch family {
+	case familyIPv4:
+		return unix.AF_INET
+	case familyIPv6:
+		return unix.AF_INET6
+	}
+	return 0
 }
 
 // sockopt is a socket option's level and name.

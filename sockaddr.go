@@ -47,7 +47,7 @@ func sockaddrToAddrPort(rsa *unix.RawSockaddrInet6, namelen uint32) netip.AddrPo
 func putSockaddr(rsa *unix.RawSockaddrInet6, family int, ap netip.AddrPort) (uint32, error) {
 	a := ap.Addr()
 	switch family {
-	case unix.AF_INET:
+	case familyIPv4:
 		if !a.Is4() && !a.Is4In6() {
 			break
 		}
@@ -58,7 +58,7 @@ func putSockaddr(rsa *unix.RawSockaddrInet6, family int, ap netip.AddrPort) (uin
 		putPort(&p.Port, ap.Port())
 		p.Addr = a.As4()
 		return unix.SizeofSockaddrInet4, nil
-	case unix.AF_INET6:
+	case familyIPv6:
 		*rsa = unix.RawSockaddrInet6{}
 		setSockaddrInet6Len(rsa)
 		rsa.Family = unix.AF_INET6

@@ -1,0 +1,314 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"net/netip"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// headers is the kernel side of one ReadBatch or WriteBatch call: the
+// struct mmsghdr array and the iovecs, socket addresses and control data
+// its pointers lead to. This file packs Messages into headers and back,
+// without system calls (conn_batch.go makes them), as x/net's ipv4 keeps
+// packing apart from the call.
+//
+// headers are pooled, so a call in the steady state allocates nothing: the
+// arrays only grow. While in the pool they hold no pointer to user memory.
+// The RawConn callbacks are method values bound once (conn_batch.go), and
+// no field refers to the caller's []Message, which can therefore stay on
+// the caller's stack.
+type headers struct {
+	hdrs   []Mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
+	pieces []piece                 // write: what each header carries
+	oob    []byte                  // write: control data of split GSO messages
+
+	count int // headers packed
+
+	// The state of the system calls on hdrs[:count] (conn_batch.go).
+	flags   int
+	done    int   // headers received or sent
+	err     error // the error that stopped them
+	full     bool // write: the queue was full (ENOBUFS): back off
+	blocking bool // the descriptor is blocking and the poller cannot wait on it
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+
+	// used bounds the headers and iovecs that may point to user memory.
+	used, iovsUsed int
+}
+
+// piece is where the datagram of one write header comes from: the bytes
+// [off, off+len) of the payload of ms[msg], as iovecs iovs[iov:iov+niov],
+// with the message's own OOB (oob < 0) or h.oob[oob:oob+noob].
+type piece struct {
+	msg, off, len int
+	last          bool // the message's last datagram
+	segs          int  // > 0: a UDP GSO datagram the kernel cuts into segs segments
+	iov, niov     int
+	oob, noob     int
+	nameLen       uint32 // of names[i]; 0: no destination
+}
+
+var headersPool = sync.Pool{New: func() any {
+	h := new(headers)
+	h.readFn = h.read
+	h.writeFn = h.write
+	return h
+}}
+
+func getHeaders(flags int) *headers {
+	h := headersPool.Get().(*headers)
+	h.flags = flags
+	return h
+}
+
+// put clears every pointer to user memory and returns h to the pool.
+func (h *headers) put() {
+	clear(h.hdrs[:h.used])
+	clear(h.iovs[:h.iovsUsed])
+	h.used, h.iovsUsed, h.count, h.done = 0, 0, 0, 0
+	h.err, h.full = nil, false
+	headersPool.Put(h)
+}
+
+// grow makes room for n headers and k iovecs, keeping the packed ones.
+// Pointers into the arrays are set by link, after packing.
+func (h *headers) grow(n, k int) {
+	if n > len(h.hdrs) {
+		add := max(n, 2*len(h.hdrs), 8) - len(h.hdrs)
+		h.hdrs = append(h.hdrs, make([]Mmsghdr, add)...)
+		h.names = append(h.names, make([]unix.RawSockaddrInet6, add)...)
+		h.pieces = append(h.pieces, make([]piece, add)...)
+	}
+	if k > len(h.iovs) {
+		h.iovs = append(h.iovs, make([]unix.Iovec, max(k, 2*len(h.iovs), 8)-len(h.iovs))...)
+	}
+	h.used = max(h.used, n)
+	h.iovsUsed = max(h.iovsUsed, k)
+}
+
+// setIovecs points iovs[k:] at the bytes [off, off+n) of bufs and returns
+// how many iovecs it used. A datagram with no bytes gets one empty iovec
+// rather than none, which qemu-user would not send.
+func (h *headers) setIovecs(k int, bufs [][]byte, off, n int) int {
+	first := k
+	for _, b := range bufs {
+		if n == 0 {
+			break
+		}
+		if off >= len(b) {
+			off -= len(b) // before the bytes wanted, or empty
+			continue
+		}
+		b = b[off:]
+		off = 0
+		take := min(len(b), n)
+		h.iovs[k] = unix.Iovec{Base: &b[0]}
+		h.iovs[k].SetLen(take)
+		k++
+		n -= take
+	}
+	if k == first {
+		h.iovs[k] = unix.Iovec{}
+		k++
+	}
+	return k - first
+}
+
+// packRead sets up one header per message of ms, each with its buffers,
+// OOB and, on an IP socket, a name buffer, and returns how many it set up:
+// it stops before a message with more than maxIovecs buffers (0 if ms[0]
+// has too many). Every field, value-result ones included, is set afresh.
+func (h *headers) packRead(ms []Message, family int) int {
+	count, iovs := 0, 0
+	for i := range ms {
+		if len(ms[i].Buffers) > maxIovecs {
+			break
+		}
+		iovs += max(len(ms[i].Buffers), 1)
+		count++
+	}
+	h.grow(count, iovs)
+	withName := family != familyOther
+	k := 0
+	for i := range count {
+		m, hd := &ms[i], &h.hdrs[i]
+		*hd = Mmsghdr{}
+		if len(m.Buffers) > 0 {
+			hd.Hdr.Iov = &h.iovs[k]
+			hd.Hdr.SetIovlen(len(m.Buffers))
+			for _, b := range m.Buffers {
+				v := &h.iovs[k]
+				*v = unix.Iovec{}
+				if len(b) > 0 {
+					v.Base = &b[0]
+				}
+				v.SetLen(len(b))
+				k++
+			}
+		}
+		if len(m.OOB) > 0 {
+			hd.Hdr.Control = &m.OOB[0]
+			hd.Hdr.SetControllen(len(m.OOB))
+		}
+		if withName {
+			hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[i]))
+			hd.Hdr.Namelen = unix.SizeofSockaddrInet6
+		}
+	}
+	h.count, h.done = count, 0
+	return count
+}
+
+// unpackRead copies what the kernel reported for the first len(ms) headers
+// into ms.
+func (h *headers) unpackRead(ms []Message) {
+	for i := range ms {
+		m, hd := &ms[i], &h.hdrs[i]
+		m.N = int(hd.Len)
+		m.NN = int(hd.Hdr.Controllen)
+		m.Flags = int(hd.Hdr.Flags)
+		m.Addr = netip.AddrPort{}
+		if hd.Hdr.Name != nil {
+			m.Addr = sockaddrToAddrPort(&h.names[i], hd.Hdr.Namelen)
+		}
+	}
+}
+
+// cursor is how far packWrite got in a batch: ms[msg] from payload byte
+// off, which is byte bo of its buffer bi.
+type cursor struct{ msg, off, bi, bo int }
+
+// packMode is how packWrite cuts the messages that carry UDP_SEGMENT.
+type packMode struct {
+	offload  bool // the kernel segments (UDP GSO)
+	maxSegs  int  // the most segments of one GSO datagram
+	splitMsg int  // the index of a message to split whatever offload says, or -1
+	learning bool // maxSegs was lowered: tell the Conn once a datagram of it went through
+}
+
+// maxGSOBytes is the largest UDP payload one IP packet can carry, and so
+// one GSO datagram: 65535 minus the IPv4 and UDP headers, or minus the UDP
+// header for IPv6 (whose payload length leaves the fixed header out).
+func maxGSOBytes(family int, dst netip.Addr) int {
+	if family == familyIPv6 && dst.IsValid() && !dst.Is4In6() && !dst.Is4() {
+		return 65535 - 8
+	}
+	return 65535 - 20 - 8
+}
+
+// packWrite packs the messages of ms from the cursor into at most
+// MaxSendBatch headers, one datagram each, and moves the cursor past what
+// it packed (possibly into a message, whose other datagrams come in the
+// next call). A plain message is one datagram of all its buffers; a
+// message with UDP_SEGMENT is cut into GSO datagrams of at most
+// mode.maxSegs segments and maxGSOBytes bytes, or, when mode says split,
+// into one plain datagram per segment with the message's other control
+// messages. Buffers are never copied. It returns the error for ms[cur.msg]
+// when that message cannot be sent at all (too many buffers, an address
+// of the wrong family); the headers before it are packed.
+func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode) error {
+	h.count, h.done = 0, 0
+	h.oob = h.oob[:0]
+	k := 0 // iovecs used
+	for cur.msg < len(ms) && h.count < MaxSendBatch {
+		m := &ms[cur.msg]
+		if len(m.Buffers) > maxIovecs {
+			return unix.EMSGSIZE
+		}
+		var name unix.RawSockaddrInet6
+		var nameLen uint32
+		if m.Addr.IsValid() {
+			var err error
+			if nameLen, err = putSockaddr(&name, family, m.Addr); err != nil {
+				return err
+			}
+		}
+		total := buffersLen(m.Buffers)
+		p := piece{msg: cur.msg, oob: -1, noob: len(m.OOB), len: total, nameLen: nameLen}
+		size, start, end, gso := 0, 0, 0, false
+		if len(m.OOB) > 0 {
+			size, start, end, gso = segmentSize(m.OOB)
+			gso = gso && size > 0
+		}
+		switch {
+		case !gso:
+		case mode.offload && cur.msg != mode.splitMsg:
+			segs := max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size))
+			p.len = segs * size
+			p.segs = segs
+		default:
+			// One plain datagram per segment, without UDP_SEGMENT.
+			p.len = size
+			p.oob, p.noob = len(h.oob), len(m.OOB)-(end-start)
+			h.oob = append(append(h.oob, m.OOB[:start]...), m.OOB[end:]...)
+		}
+		for {
+			if h.count == MaxSendBatch {
+				return nil // the cursor stays inside the message
+			}
+			q := p
+			q.off = cur.off
+			q.len = min(p.len, total-cur.off)
+			if q.segs > 0 {
+				q.segs = (q.len + size - 1) / size
+			}
+			i := h.count
+			h.grow(i+1, k+len(m.Buffers)+1)
+			q.iov = k
+			q.niov = h.setIovecsFrom(k, m.Buffers, cur, q.len)
+			k += q.niov
+			cur.off += q.len
+			q.last = cur.off >= total
+			h.pieces[i] = q
+			h.names[i] = name
+			h.count++
+			if q.last {
+				*cur = cursor{msg: cur.msg + 1}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// setIovecsFrom is setIovecs from the cursor's buffer position, which it
+// advances by n bytes: long messages cut into many datagrams are walked
+// once, not once per datagram.
+func (h *headers) setIovecsFrom(k int, bufs [][]byte, cur *cursor, n int) int {
+	used := h.setIovecs(k, bufs[cur.bi:], cur.bo, n)
+	for cur.bo += n; cur.bi < len(bufs) && cur.bo >= len(bufs[cur.bi]); {
+		cur.bo -= len(bufs[cur.bi])
+		cur.bi++
+	}
+	return used
+}
+
+// link sets the pointers of the packed write headers, once the arrays no
+// longer move: iovecs, name and control data (ms's OOB or h.oob).
+func (h *headers) link(ms []Message) {
+	for i := range h.count {
+		p, hd := &h.pieces[i], &h.hdrs[i]
+		*hd = Mmsghdr{}
+		hd.Hdr.Iov = &h.iovs[p.iov]
+		hd.Hdr.SetIovlen(p.niov)
+		if p.nameLen != 0 {
+			hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[i]))
+			hd.Hdr.Namelen = p.nameLen
+		}
+		if p.noob > 0 {
+			if p.oob < 0 {
+				hd.Hdr.Control = &ms[p.msg].OOB[0]
+			} else {
+				hd.Hdr.Control = &h.oob[p.oob]
+			}
+			hd.Hdr.SetControllen(p.noob)
+		}
+	}
+}
