@@ -88,8 +88,8 @@ type Conn struct {
 	sys    connSys       // the OS's batch state (conn_batch.go) or the one-by-one fallback
 
 	// For errors in the form net gives them (*net.OpError).
-	network       string
-	laddr, raddr  net.Addr
+	network      string
+	laddr, raddr net.Addr
 }
 
 // NewConn returns a Conn that reads and writes batches on the socket of c,

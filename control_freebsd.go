@@ -32,7 +32,6 @@ const (
 	// ipv4SendSrcType is the control message that picks the source of
 	// an IPv4 send.
 	ipv4SendSrcType = unix.IP_SENDSRCADDR
-
 )
 
 // Sizes of the time fields of the kernel's structures on this GOARCH

@@ -23,7 +23,6 @@ const (
 	// ipv4SendSrcType is the control message that picks the source of
 	// an IPv4 send.
 	ipv4SendSrcType = unix.IP_PKTINFO
-
 )
 
 // parseCmsg decodes one control message into c. It returns "" when the

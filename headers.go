@@ -31,13 +31,13 @@ type headers struct {
 	count int // headers packed
 
 	// The state of the system calls on hdrs[:count] (conn_batch.go).
-	flags   int
-	done    int   // headers received or sent
-	err     error // the error that stopped them
-	full     bool // write: the queue was full (ENOBUFS): back off
-	blocking bool // the descriptor is blocking and the poller cannot wait on it
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
+	flags    int
+	done     int   // headers received or sent
+	err      error // the error that stopped them
+	full     bool  // write: the queue was full (ENOBUFS): back off
+	blocking bool  // the descriptor is blocking and the poller cannot wait on it
+	readFn   func(fd uintptr) bool
+	writeFn  func(fd uintptr) bool
 
 	// used bounds the headers and iovecs that may point to user memory.
 	used, iovsUsed int
