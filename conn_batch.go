@@ -229,7 +229,7 @@ func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
 	for cur.msg < len(ms) {
 		stop := h.packWrite(ms, &cur, c.family, mode)
 		if h.count > 0 {
-			h.link(ms)
+			h.link()
 			err := c.send(h)
 			sent = c.account(h, ms, sent, &mode)
 			if err != nil {

@@ -971,3 +971,291 @@ func TestConnZones(t *testing.T) {
 		t.Errorf("short name decoded as %v", got)
 	}
 }
+
+// TestConnErrorsLikeNet: Conn's errors are what *net.UDPConn returns for
+// the same failure: a *net.OpError (a net.Error) with Op, Source and Addr,
+// wrapping the *os.SyscallError of the batch call, so that errors.Is sees
+// the errno, net.ErrClosed and os.ErrDeadlineExceeded. Net is the
+// address's network ("udp"): net does not tell which one ("udp4") the
+// connection was opened with.
+func TestConnErrorsLikeNet(t *testing.T) {
+	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	dst := connAddr(closed)
+	closed.Close()
+	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	uc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := connNew(t, uc)
+
+	// What net gives for a read that meets ICMP port unreachable.
+	if _, err := uc.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_, netErr := uc.Read(make([]byte, 8))
+	var want *net.OpError
+	if !errors.As(netErr, &want) || !errors.Is(netErr, unix.ECONNREFUSED) {
+		t.Skipf("no ICMP port unreachable on this host's loopback: %v", netErr)
+	}
+
+	if n, err := c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}}}, 0); n != 1 || err != nil {
+		t.Fatalf("WriteBatch = %d, %v", n, err)
+	}
+	_, err = c.ReadBatch(connMessages(2, 8), 0)
+	network := uc.LocalAddr().Network()
+	checkOpError(t, err, "read", network, want.Source, want.Addr)
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Syscall != "recvmmsg" || !errors.Is(err, unix.ECONNREFUSED) {
+		t.Errorf("ReadBatch error %v: want a recvmmsg *os.SyscallError with ECONNREFUSED", err)
+	}
+
+	// Deadline: a timeout net.Error; Close: net.ErrClosed, as net has them.
+	uc.SetReadDeadline(time.Now().Add(-time.Second))
+	_, err = c.ReadBatch(connMessages(1, 8), 0)
+	checkOpError(t, err, "read", network, want.Source, want.Addr)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("ReadBatch past the deadline: %v; want a timeout net.Error matching os.ErrDeadlineExceeded", err)
+	}
+	uc.Close()
+	for _, call := range []struct {
+		op string
+		fn func() (int, error)
+	}{
+		{"read", func() (int, error) { return c.ReadBatch(connMessages(1, 8), 0) }},
+		{"write", func() (int, error) { return c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}}}, 0) }},
+	} {
+		_, err := call.fn()
+		checkOpError(t, err, call.op, network, want.Source, want.Addr)
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("%s after Close: %v; want net.ErrClosed", call.op, err)
+		}
+	}
+
+	// A write stopped by one message names that message's destination.
+	s := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	sc := connNew(t, s)
+	v6 := netip.MustParseAddrPort("[::1]:9")
+	_, err = sc.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}, Addr: v6}}, 0)
+	checkOpError(t, err, "write", "udp", s.LocalAddr(), net.UDPAddrFromAddrPort(v6))
+	if !errors.Is(err, unix.EAFNOSUPPORT) || !errors.As(err, &se) || se.Syscall != "sendmmsg" {
+		t.Errorf("WriteBatch to %v on IPv4: %v; want a sendmmsg EAFNOSUPPORT", v6, err)
+	}
+}
+
+// checkOpError checks that err is a *net.OpError (and a net.Error) with
+// the given fields.
+func checkOpError(t *testing.T, err error, op, network string, source, addr net.Addr) {
+	t.Helper()
+	var oe *net.OpError
+	var ne net.Error
+	if !errors.As(err, &oe) || !errors.As(err, &ne) {
+		t.Errorf("error %v (%T): want a *net.OpError", err, err)
+		return
+	}
+	str := func(a net.Addr) string {
+		if a == nil {
+			return ""
+		}
+		return a.String()
+	}
+	if oe.Op != op || oe.Net != network || str(oe.Source) != str(source) || str(oe.Addr) != str(addr) {
+		t.Errorf("OpError{Op: %q, Net: %q, Source: %v, Addr: %v}; want {%q, %q, %v, %v}",
+			oe.Op, oe.Net, oe.Source, oe.Addr, op, network, source, addr)
+	}
+}
+
+// TestConnBlockingDescriptor: a descriptor in blocking mode must not make
+// ReadBatch wait for a whole batch. Go puts a *net.UDPConn's socket in
+// blocking mode when File's result has Fd called (os.File.Fd says so);
+// the poller still waits on it, so ReadBatch must return what is queued
+// and park its goroutine, not its thread, when nothing is.
+func TestConnBlockingDescriptor(t *testing.T) {
+	uc := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	f, err := uc.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Fd() // the shared socket is blocking from here on
+	nonblock := true
+	connControl(t, uc, func(fd int) error {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		nonblock = fl&unix.O_NONBLOCK != 0
+		return err
+	})
+	if nonblock {
+		t.Skip("File+Fd left the socket non-blocking on this Go version")
+	}
+	c := connNew(t, uc)
+	connBlockingRead(t, c, uc, connAddr(uc), func() bool { return connParked("(*Conn).ReadBatch") })
+}
+
+// TestConnBlockingFile: an *os.File over a blocking datagram socket, which
+// the poller cannot wait on: ReadBatch returns what is queued without
+// waiting for a whole batch (its thread blocks in the kernel only while
+// nothing is queued), and WriteBatch sends.
+func TestConnBlockingFile(t *testing.T) {
+	fd, addr := udpSocket(t, unix.AF_INET, netip.MustParseAddr("127.0.0.1"), false)
+	dup, err := unix.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "blocking-udp")
+	defer f.Close()
+	c := connNew(t, f)
+	peer := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	peer.SetDeadline(time.Now().Add(10 * time.Second))
+	connBlockingRead(t, c, peer, addr, nil)
+
+	out := []Message{{Buffers: [][]byte{[]byte("one")}, Addr: connAddr(peer)}, {Buffers: [][]byte{[]byte("two")}, Addr: connAddr(peer)}}
+	if n, err := c.WriteBatch(out, 0); n != 2 || err != nil {
+		t.Fatalf("WriteBatch on a blocking file = %d, %v", n, err)
+	}
+	buf := make([]byte, 8)
+	for _, want := range []string{"one", "two"} {
+		n, err := peer.Read(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("peer read %q, %v; want %q", buf[:n], err, want)
+		}
+	}
+}
+
+// connBlockingRead sends 3 datagrams from sender to dst, which c reads:
+// one ReadBatch of 8 must return all 3 (and not wait for 5 more); then a
+// ReadBatch with nothing queued waits until parked() (if not nil) holds
+// and returns the datagram sent after that.
+func connBlockingRead(t *testing.T, c *Conn, sender *net.UDPConn, dst netip.AddrPort, parked func() bool) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	ms := connMessages(8, 16)
+	read := func() <-chan result {
+		done := make(chan result, 1)
+		go func() {
+			n, err := c.ReadBatch(ms, 0)
+			done <- result{n, err}
+		}()
+		return done
+	}
+	for i := range 3 {
+		if _, err := sender.WriteToUDPAddrPort(connPayload(i, 8), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitQueuedBytes(t, c, 3*8)
+	select {
+	case r := <-read():
+		if r.n != 3 || r.err != nil {
+			t.Fatalf("ReadBatch(8) with 3 queued = %d, %v; want 3, nil", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the reader before failing: it waits for 5 more.
+		for i := range 5 {
+			sender.WriteToUDPAddrPort(connPayload(i, 8), dst)
+		}
+		t.Fatal("ReadBatch(8) with 3 datagrams queued waited for a full batch")
+	}
+	done := read()
+	if parked != nil {
+		for start := time.Now(); !parked(); time.Sleep(time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("ReadBatch with nothing queued is not parked on the poller")
+			}
+		}
+	}
+	if _, err := sender.WriteToUDPAddrPort([]byte("late"), dst); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.n != 1 || r.err != nil || string(connJoin(&ms[0])) != "late" {
+			t.Fatalf("ReadBatch after waiting = %d, %v, %q", r.n, r.err, connJoin(&ms[0]))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadBatch did not return the datagram sent while it waited")
+	}
+}
+
+// waitQueuedBytes waits until c's socket has n bytes of datagrams queued
+// (loopback delivery is asynchronous on FreeBSD).
+func waitQueuedBytes(t *testing.T, c *Conn, n int) {
+	t.Helper()
+	var fd int
+	c.rc.Control(func(s uintptr) { fd = int(s) })
+	waitQueuedTotal(t, fd, n)
+}
+
+// TestConnClosedFile: a Conn over an *os.File reports a closed file as
+// net.ErrClosed, from NewConn, ReadBatch and WriteBatch, as for a closed
+// *net.UDPConn (the file's RawConn says "use of closed file", which
+// matches neither net.ErrClosed nor os.ErrClosed).
+func TestConnClosedFile(t *testing.T) {
+	for _, blocking := range []bool{false, true} {
+		t.Run(fmt.Sprintf("blocking=%v", blocking), func(t *testing.T) {
+			fd, addr := udpSocket(t, unix.AF_INET, netip.MustParseAddr("127.0.0.1"), !blocking)
+			dup, err := unix.Dup(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := os.NewFile(uintptr(dup), "udp")
+			c := connNew(t, f)
+			f.Close()
+			if _, err := NewConn(f); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("NewConn(closed file) = %v; want net.ErrClosed", err)
+			}
+			if n, err := c.ReadBatch(connMessages(1, 8), 0); n != 0 || !errors.Is(err, net.ErrClosed) {
+				t.Errorf("ReadBatch on a closed file = %d, %v; want net.ErrClosed", n, err)
+			}
+			if n, err := c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}, Addr: addr}}, 0); n != 0 || !errors.Is(err, net.ErrClosed) {
+				t.Errorf("WriteBatch on a closed file = %d, %v; want net.ErrClosed", n, err)
+			}
+		})
+	}
+}
+
+// TestConnAllocsOneMessage: the one-message calls a consumer writes, with
+// the []Message (and its Buffers) as a slice literal on the stack, allocate
+// nothing, IPv4 and IPv6, with and without OOB.
+func TestConnAllocsOneMessage(t *testing.T) {
+	if connRaceEnabled {
+		t.Skip("the race detector makes sync.Pool drop a quarter of what is put back")
+	}
+	for _, f := range connFamilies {
+		for _, withOOB := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/oob=%v", f.name, withOOB), func(t *testing.T) {
+				uc := connListen(t, f.network, f.addr)
+				uc.SetDeadline(time.Now().Add(time.Minute))
+				c := connNew(t, uc)
+				dst := connAddr(uc) // to itself
+				payload := connPayload(1, 64)
+				buf := make([]byte, 128)
+				var oob, rxoob []byte
+				if withOOB {
+					oob = AppendTOS(nil, dst.Addr(), ECNECT0)
+					rxoob = make([]byte, 64)
+				}
+				var failed error
+				allocs := testing.AllocsPerRun(200, func() {
+					if n, err := c.WriteBatch([]Message{{Buffers: [][]byte{payload}, OOB: oob, Addr: dst}}, 0); n != 1 || err != nil {
+						failed = fmt.Errorf("WriteBatch = %d, %v", n, err)
+					}
+					ms := []Message{{Buffers: [][]byte{buf}, OOB: rxoob}}
+					if n, err := c.ReadBatch(ms, 0); n != 1 || err != nil || ms[0].N != len(payload) {
+						failed = fmt.Errorf("ReadBatch = %d, %v, N %d", n, err, ms[0].N)
+					}
+				})
+				if failed != nil {
+					t.Fatal(failed)
+				}
+				if allocs != 0 {
+					t.Errorf("one-message WriteBatch + ReadBatch with stack literals: %v allocations per call, want 0", allocs)
+				}
+			})
+		}
+	}
+}

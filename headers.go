@@ -18,15 +18,20 @@ import (
 //
 // headers are pooled, so a call in the steady state allocates nothing: the
 // arrays only grow. While in the pool they hold no pointer to user memory.
-// The RawConn callbacks are method values bound once (conn_batch.go), and
-// no field refers to the caller's []Message, which can therefore stay on
-// the caller's stack.
+// The RawConn callbacks are method values bound once (conn_batch.go).
+//
+// Buffers are never copied: the iovecs point into them. Control data is
+// copied, into h.oob, both ways (a few dozen bytes a message): a pointer
+// to a Message's OOB kept here would make Go's escape analysis, which
+// does not tell a struct's fields apart, move every Buffers slice of the
+// caller's Messages to the heap, and a one-message call with slice
+// literals (the usual way to write one) would allocate twice.
 type headers struct {
 	hdrs   []Mmsghdr
 	iovs   []unix.Iovec
 	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
 	pieces []piece                 // write: what each header carries
-	oob    []byte                  // write: control data of split GSO messages
+	oob    []byte                  // the messages' control data (see packRead)
 
 	count int // headers packed
 
@@ -45,7 +50,7 @@ type headers struct {
 
 // piece is where the datagram of one write header comes from: the bytes
 // [off, off+len) of the payload of ms[msg], as iovecs iovs[iov:iov+niov],
-// with the message's own OOB (oob < 0) or h.oob[oob:oob+noob].
+// with the control data h.oob[oob:oob+noob].
 type piece struct {
 	msg, off, len int
 	last          bool // the message's last datagram
@@ -126,15 +131,17 @@ func (h *headers) setIovecs(k int, bufs [][]byte, off, n int) int {
 // it stops before a message with more than maxIovecs buffers (0 if ms[0]
 // has too many). Every field, value-result ones included, is set afresh.
 func (h *headers) packRead(ms []Message, family int) int {
-	count, iovs := 0, 0
+	count, iovs, oobs := 0, 0, 0
 	for i := range ms {
 		if len(ms[i].Buffers) > maxIovecs {
 			break
 		}
 		iovs += max(len(ms[i].Buffers), 1)
+		oobs += len(ms[i].OOB)
 		count++
 	}
 	h.grow(count, iovs)
+	h.oob = append(h.oob[:0], make([]byte, oobs)...)[:0]
 	withName := family != familyOther
 	k := 0
 	for i := range count {
@@ -154,7 +161,9 @@ func (h *headers) packRead(ms []Message, family int) int {
 			}
 		}
 		if len(m.OOB) > 0 {
-			hd.Hdr.Control = &m.OOB[0]
+			off := len(h.oob)
+			h.oob = h.oob[:off+len(m.OOB)]
+			hd.Hdr.Control = &h.oob[off]
 			hd.Hdr.SetControllen(len(m.OOB))
 		}
 		if withName {
@@ -162,17 +171,20 @@ func (h *headers) packRead(ms []Message, family int) int {
 			hd.Hdr.Namelen = unix.SizeofSockaddrInet6
 		}
 	}
-	h.count, h.done = count, 0
+	h.count, h.done, h.err = count, 0, nil
 	return count
 }
 
 // unpackRead copies what the kernel reported for the first len(ms) headers
-// into ms.
+// into ms, control data included.
 func (h *headers) unpackRead(ms []Message) {
+	oob := h.oob
 	for i := range ms {
 		m, hd := &ms[i], &h.hdrs[i]
 		m.N = int(hd.Len)
-		m.NN = int(hd.Hdr.Controllen)
+		m.NN = min(int(hd.Hdr.Controllen), len(m.OOB))
+		copy(m.OOB, oob[:m.NN])
+		oob = oob[len(m.OOB):]
 		m.Flags = int(hd.Hdr.Flags)
 		m.Addr = netip.AddrPort{}
 		if hd.Hdr.Name != nil {
@@ -214,7 +226,7 @@ func maxGSOBytes(family int, dst netip.Addr) int {
 // when that message cannot be sent at all (too many buffers, an address
 // of the wrong family); the headers before it are packed.
 func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode) error {
-	h.count, h.done = 0, 0
+	h.count, h.done, h.err = 0, 0, nil
 	h.oob = h.oob[:0]
 	k := 0 // iovecs used
 	for cur.msg < len(ms) && h.count < MaxSendBatch {
@@ -231,7 +243,7 @@ func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode
 			}
 		}
 		total := buffersLen(m.Buffers)
-		p := piece{msg: cur.msg, oob: -1, noob: len(m.OOB), len: total, nameLen: nameLen}
+		p := piece{msg: cur.msg, oob: len(h.oob), noob: len(m.OOB), len: total, nameLen: nameLen}
 		size, start, end, gso := 0, 0, 0, false
 		if len(m.OOB) > 0 {
 			size, start, end, gso = segmentSize(m.OOB)
@@ -239,14 +251,16 @@ func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode
 		}
 		switch {
 		case !gso:
+			h.oob = append(h.oob, m.OOB...)
 		case mode.offload && cur.msg != mode.splitMsg:
+			h.oob = append(h.oob, m.OOB...)
 			segs := max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size))
 			p.len = segs * size
 			p.segs = segs
 		default:
 			// One plain datagram per segment, without UDP_SEGMENT.
 			p.len = size
-			p.oob, p.noob = len(h.oob), len(m.OOB)-(end-start)
+			p.noob = len(m.OOB) - (end - start)
 			h.oob = append(append(h.oob, m.OOB[:start]...), m.OOB[end:]...)
 		}
 		for {
@@ -291,8 +305,8 @@ func (h *headers) setIovecsFrom(k int, bufs [][]byte, cur *cursor, n int) int {
 }
 
 // link sets the pointers of the packed write headers, once the arrays no
-// longer move: iovecs, name and control data (ms's OOB or h.oob).
-func (h *headers) link(ms []Message) {
+// longer move: iovecs, name and control data.
+func (h *headers) link() {
 	for i := range h.count {
 		p, hd := &h.pieces[i], &h.hdrs[i]
 		*hd = Mmsghdr{}
@@ -303,11 +317,7 @@ func (h *headers) link(ms []Message) {
 			hd.Hdr.Namelen = p.nameLen
 		}
 		if p.noob > 0 {
-			if p.oob < 0 {
-				hd.Hdr.Control = &ms[p.msg].OOB[0]
-			} else {
-				hd.Hdr.Control = &h.oob[p.oob]
-			}
+			hd.Hdr.Control = &h.oob[p.oob]
 			hd.Hdr.SetControllen(p.noob)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -233,3 +234,17 @@ func sendAsync(fd int, dst netip.AddrPort, p []byte) <-chan error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// waitQueuedTotal waits until fd has n bytes of datagrams queued.
+// TODO(merge): replace with the raw layer's shared helper.
+func waitQueuedTotal(t testing.TB, fd, n int) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(100 * time.Microsecond) {
+		if q, err := queuedBytes(fd); err == nil && q >= n {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d bytes not queued within 10s", n)
+		}
+	}
+}

@@ -1,0 +1,473 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The GSO tests: messages with UDP_SEGMENT (AppendSegmentSize) sent by the
+// kernel's GSO where it has one (Linux), split by WriteBatch where it has
+// not (FreeBSD, old kernels, refusals), and received with GRO where the
+// kernel has it. Every datagram is checked byte for byte.
+
+// gsoDatagram is the payload of datagram i of a GSO test: its index, then
+// filler that depends on it.
+func gsoDatagram(i, size int) []byte {
+	p := make([]byte, size)
+	for j := range p {
+		p[j] = byte(i*7 + j*13 + j>>8)
+	}
+	if size >= 4 {
+		p[0], p[1], p[2], p[3] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+	}
+	return p
+}
+
+// gsoPlan is one message of a GSO test: total payload bytes cut into
+// datagrams of seg bytes (0: a plain message), in nbufs Buffers.
+type gsoPlan struct{ seg, total, nbufs int }
+
+// gsoBuild makes the messages of plans, to dst, numbering datagrams from
+// *next; it returns them and the datagrams they must arrive as.
+func gsoBuild(plans []gsoPlan, dst netip.AddrPort, next *int, extraOOB func([]byte) []byte) ([]Message, [][]byte) {
+	var ms []Message
+	var want [][]byte
+	for _, p := range plans {
+		var payload []byte
+		seg := p.seg
+		if seg == 0 {
+			seg = max(p.total, 1)
+		}
+		for off := 0; off < p.total || off == 0; off += seg {
+			d := gsoDatagram(*next, min(seg, p.total-off))
+			*next++
+			want = append(want, d)
+			payload = append(payload, d...)
+			if p.total == 0 {
+				break
+			}
+		}
+		m := Message{Addr: dst}
+		// Cut the payload into nbufs uneven buffers.
+		rest := payload
+		for i := p.nbufs; i > 1; i-- {
+			k := min(len(rest), len(rest)/i+7)
+			m.Buffers = append(m.Buffers, rest[:k])
+			rest = rest[k:]
+		}
+		m.Buffers = append(m.Buffers, rest)
+		if p.seg > 0 {
+			m.OOB = AppendSegmentSize(nil, uint16(p.seg))
+		}
+		if extraOOB != nil {
+			m.OOB = extraOOB(m.OOB)
+		}
+		ms = append(ms, m)
+	}
+	return ms, want
+}
+
+// gsoReceive reads datagrams with r until want have arrived, walking
+// coalesced buffers, and checks every byte; each gets check(ctl) if not
+// nil. It returns how many buffers were coalesced.
+func gsoReceive(t *testing.T, r *Conn, want [][]byte, check func(*Control)) (coalesced int) {
+	t.Helper()
+	ms := NewMessages(8, GROBufferSize, max(r.OOBSize(), 64))
+	k := 0
+	var ctl Control
+	for k < len(want) {
+		n, err := r.ReadBatch(ms, 0)
+		for i := range n {
+			m := &ms[i]
+			if err := m.Control(&ctl); err != nil {
+				t.Fatalf("Control: %v", err)
+			}
+			if m.Flags&unix.MSG_TRUNC != 0 {
+				t.Fatalf("datagram truncated: %d bytes", m.N)
+			}
+			if ctl.SegmentSize > 0 {
+				coalesced++
+				ctlCapture(t, "gro", m.OOB[:m.NN])
+			}
+			segs := Segments(m.Buffers[0][:m.N], ctl.SegmentSize)
+			if m.N == 0 {
+				segs = func(yield func([]byte) bool) { yield(nil) } // an empty datagram
+			}
+			for seg := range segs {
+				if k >= len(want) {
+					t.Fatalf("datagram %d (%d bytes) past the %d expected", k, len(seg), len(want))
+				}
+				if !bytes.Equal(seg, want[k]) {
+					t.Fatalf("datagram %d: %d bytes, want %d; got %x... want %x...", k, len(seg), len(want[k]), seg[:min(8, len(seg))], want[k][:min(8, len(want[k]))])
+				}
+				if check != nil {
+					check(&ctl)
+				}
+				k++
+			}
+		}
+		if err != nil {
+			t.Fatalf("ReadBatch after %d of %d datagrams: %v", k, len(want), err)
+		}
+	}
+	return coalesced
+}
+
+// gsoNothingMore checks that nothing else is queued on rconn.
+func gsoNothingMore(t *testing.T, r *Conn, rconn *net.UDPConn) {
+	t.Helper()
+	rconn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	defer rconn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	ms := NewMessages(1, GROBufferSize, 0)
+	if n, err := r.ReadBatch(ms, 0); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("extra datagram: n = %d (%d bytes), err = %v", n, ms[0].N, err)
+	}
+}
+
+// gsoPlans are the messages of the GSO tests: 1200-byte segments with a
+// short last one, a single segment, one shorter than its segment size,
+// many small segments, scattered buffers, a plain message among them,
+// and super-buffers near 64 KiB.
+var gsoPlans = []gsoPlan{
+	{1200, 1200*10 + 500, 1},
+	{1200, 1200, 1},
+	{1200, 700, 1},
+	{100, 100 * 64, 1},
+	{1200, 1200*20 + 1, 3},
+	{0, 1000, 1},
+	{1400, 1400 * 45, 1},
+	{1200, 1200 * 54, 2},
+}
+
+func TestGSOGRO(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+			gro := r.SetGRO(true) == nil // FreeBSD: no GRO, datagrams arrive one by one
+			// Several super-buffers per WriteBatch need a receive
+			// buffer past the default; without root, one at a time.
+			perBatch := len(gsoPlans)
+			if !ctlRcvbuf(t, rconn, 16<<20) {
+				perBatch = 1
+			}
+			next, coalesced, sent := 0, 0, 0
+			for round := range 3 {
+				for i := 0; i < len(gsoPlans); i += perBatch {
+					plans := gsoPlans[i:min(i+perBatch, len(gsoPlans))]
+					ms, want := gsoBuild(plans, connAddr(rconn), &next, nil)
+					n, err := s.WriteBatch(ms, 0)
+					if n != len(ms) || err != nil {
+						t.Fatalf("round %d: WriteBatch = %d, %v", round, n, err)
+					}
+					for j, m := range ms {
+						if m.N != plans[j].total {
+							t.Errorf("message %d: N = %d, want %d", j, m.N, plans[j].total)
+						}
+					}
+					coalesced += gsoReceive(t, r, want, nil)
+					sent += len(want)
+				}
+			}
+			gsoNothingMore(t, r, rconn)
+			info := s.GSO()
+			if info.Offload != (info.Reason == nil) || info.MaxSegments != gsoMaxSegments {
+				t.Errorf("GSO() = %+v after sending over loopback", info)
+			}
+			t.Logf("%d datagrams, %d coalesced buffers, GSO %+v", sent, coalesced, info)
+			if gro && coalesced == 0 {
+				t.Error("no datagram arrived coalesced: GRO did not happen")
+			}
+		})
+	}
+}
+
+// TestGSORefusedEIO makes the kernel refuse GSO for real with EIO, the
+// refusal of a device or path that cannot segment: a UDP-Lite socket
+// (udp_send_skb answers EIO for UDP-Lite, as for IPsec paths), on
+// loopback, where plain datagrams go through. WriteBatch must send those
+// messages one datagram per segment, lose nothing, send nothing twice,
+// keep the messages' other control messages, and turn GSO off with EIO
+// as the reason; SetGSO(true) tries GSO again.
+func TestGSORefusedEIO(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			rconn := gsoUDPLite(t, f.addr) // UDP-Lite arrives at UDP-Lite sockets only
+			rconn.SetDeadline(time.Now().Add(30 * time.Second))
+			r := connNew(t, rconn)
+			sconn := gsoUDPLite(t, f.addr)
+			s := connNew(t, sconn)
+			if !s.GSO().Offload {
+				t.Skipf("no kernel GSO: %v", s.GSO().Reason)
+			}
+			if err := r.SetReceiveTOS(true); err != nil {
+				t.Fatal(err)
+			}
+			ctlRcvbuf(t, rconn, 16<<20)
+			dst := connAddr(rconn)
+			tos := byte(0x20 | ECNECT1)
+			withTOS := func(oob []byte) []byte { return AppendTOS(oob, dst.Addr(), tos) }
+			plans := []gsoPlan{{0, 300, 1}, {1200, 3500, 1}, {0, 10, 1}, {1000, 5000, 2}, {1200, 1200, 1}, {500, 0, 1}}
+			next := 0
+			for round := range 3 {
+				if round == 2 {
+					if err := s.SetGSO(true); err != nil {
+						t.Fatalf("SetGSO(true): %v", err)
+					}
+				}
+				ms, want := gsoBuild(plans, dst, &next, withTOS)
+				n, err := s.WriteBatch(ms, 0)
+				if n != len(ms) || err != nil {
+					t.Fatalf("round %d: WriteBatch = %d, %v", round, n, err)
+				}
+				for j, m := range ms {
+					if m.N != plans[j].total {
+						t.Errorf("round %d, message %d: N = %d, want %d", round, j, m.N, plans[j].total)
+					}
+				}
+				info := s.GSO()
+				if info.Offload || !errors.Is(info.Reason, unix.EIO) {
+					t.Fatalf("round %d: GSO() = %+v after the kernel refused GSO with EIO", round, info)
+				}
+				gsoReceive(t, r, want, func(c *Control) {
+					if !c.HasTOS || c.TOS != tos {
+						t.Fatalf("TOS %#x (%v), want %#x: the other control messages were lost", c.TOS, c.HasTOS, tos)
+					}
+				})
+				gsoNothingMore(t, r, rconn)
+			}
+		})
+	}
+}
+
+// gsoUDPLite returns a UDP-Lite socket on addr as a *net.UDPConn, or
+// skips the test where the kernel has no UDP-Lite.
+func gsoUDPLite(t *testing.T, addr netip.Addr) *net.UDPConn {
+	t.Helper()
+	af := unix.AF_INET
+	if addr.Is6() {
+		af = unix.AF_INET6
+	}
+	fd, err := unix.Socket(af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_UDPLITE)
+	if err != nil {
+		t.Skipf("no UDP-Lite: %v", err)
+	}
+	if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(addr, 0))); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "udplite")
+	c, err := net.FilePacketConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.UDPConn)
+}
+
+// TestGSOInvalidMessage: a GSO message the kernel refuses for a reason
+// of its own, EINVAL, is that message's error: WriteBatch stops there, N
+// of the failed message is untouched, and GSO stays on for the next one.
+// Two real refusals: a socket without UDP checksums (SO_NO_CHECK, which
+// GSO needs) and a malformed IP_TOS control message.
+func TestGSOInvalidMessage(t *testing.T) {
+	if !gsoKernel(t) {
+		t.Skip("no kernel GSO here: messages are split, the kernel never sees UDP_SEGMENT")
+	}
+	_, s, rconn, sconn := ctlPair(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	next := 0
+	bad := func(oob []byte) []byte {
+		oob, data := appendCmsg(oob, unix.IPPROTO_IP, unix.IP_TOS, 3)
+		copy(data, "bad")
+		return oob
+	}
+	ms, _ := gsoBuild([]gsoPlan{{0, 100, 1}, {100, 300, 1}, {0, 100, 1}}, connAddr(rconn), &next, nil)
+	ms[1].OOB = bad(ms[1].OOB)
+	ms[1].N, ms[2].N = -1, -1
+	n, err := s.WriteBatch(ms, 0)
+	if n != 1 || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("WriteBatch = %d, %v; want 1, EINVAL", n, err)
+	}
+	if ms[1].N != -1 || ms[2].N != -1 {
+		t.Errorf("unsent messages modified: N = %d, %d", ms[1].N, ms[2].N)
+	}
+	if !s.GSO().Offload {
+		t.Errorf("GSO turned off for an error that was not GSO's: %+v", s.GSO())
+	}
+
+	connControl(t, sconn, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NO_CHECK, 1) })
+	ms, _ = gsoBuild([]gsoPlan{{1200, 3000, 1}}, connAddr(rconn), &next, nil)
+	if n, err := s.WriteBatch(ms, 0); n != 0 || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("GSO without UDP checksums: WriteBatch = %d, %v; want 0, EINVAL", n, err)
+	}
+	if !s.GSO().Offload {
+		t.Errorf("GSO turned off by one socket's EINVAL: %+v", s.GSO())
+	}
+	connControl(t, sconn, func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NO_CHECK, 0) })
+	if n, err := s.WriteBatch(ms, 0); n != 1 || err != nil {
+		t.Fatalf("the next valid GSO message: WriteBatch = %d, %v", n, err)
+	}
+}
+
+// gsoKernel reports whether this kernel segments UDP_SEGMENT messages.
+func gsoKernel(t *testing.T) bool {
+	c := connNew(t, connListen(t, "udp4", netip.MustParseAddr("127.0.0.1")))
+	return c.GSO().Offload
+}
+
+// TestGSOManySegments: messages with more segments than one GSO datagram
+// may carry (MaxSegments, 65507 bytes) are cut into several, all sent by
+// the kernel's GSO, which stays on: 2000 one-byte segments take 16 GSO
+// datagrams, and with the cut across two packings of MaxSendBatch.
+func TestGSOManySegments(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+			if !ctlRcvbuf(t, rconn, 16<<20) {
+				t.Skip("needs a receive buffer past net.core.rmem_max (root)")
+			}
+			next := 0
+			ms, want := gsoBuild([]gsoPlan{{1, 2000, 3}, {1200, 2500, 1}, {1000, 1000 * 130, 4}}, connAddr(rconn), &next, nil)
+			n, err := s.WriteBatch(ms, 0)
+			if n != 3 || err != nil || ms[0].N != 2000 || ms[1].N != 2500 || ms[2].N != 130000 {
+				t.Fatalf("WriteBatch = %d, %v; N = %d, %d, %d", n, err, ms[0].N, ms[1].N, ms[2].N)
+			}
+			info := s.GSO()
+			if info.Offload != (info.Reason == nil) {
+				t.Fatalf("GSO() = %+v", info)
+			}
+			gsoReceive(t, r, want, nil)
+			gsoNothingMore(t, r, rconn)
+		})
+	}
+}
+
+// TestGSOLearnsSegmentLimit: a kernel that refuses a GSO datagram of more
+// segments than its UDP_MAX_SEGMENTS (EINVAL) teaches the Conn to send at
+// most 64. A Conn told to try 200, more than any kernel takes, meets that
+// real refusal on every kernel.
+func TestGSOLearnsSegmentLimit(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	if !gsoKernel(t) {
+		t.Skip("no kernel GSO here")
+	}
+	r, s, rconn, _ := ctlPair(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	if !ctlRcvbuf(t, rconn, 16<<20) {
+		t.Skip("needs a receive buffer past net.core.rmem_max (root)")
+	}
+	s.gso.update(func(info *GSOInfo) { info.MaxSegments = 200 })
+	next := 0
+	ms, want := gsoBuild([]gsoPlan{{0, 10, 1}, {100, 100 * 300, 2}}, connAddr(rconn), &next, nil)
+	if n, err := s.WriteBatch(ms, 0); n != 2 || err != nil || ms[1].N != 30000 {
+		t.Fatalf("WriteBatch = %d, %v; N = %d", n, err, ms[1].N)
+	}
+	if info := s.GSO(); !info.Offload || info.MaxSegments != gsoSafeSegments {
+		t.Fatalf("GSO() = %+v; want GSO on with MaxSegments %d", info, gsoSafeSegments)
+	}
+	gsoReceive(t, r, want, nil)
+	gsoNothingMore(t, r, rconn)
+}
+
+// TestGSOProbeAbsent: where the probe finds no UDP_SEGMENT (Linux before
+// 4.18 ignores the control message, which would send a GSO buffer as one
+// oversized datagram), WriteBatch splits every GSO message itself. The
+// probe is forced through its seam; the datagrams are real.
+func TestGSOProbeAbsent(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	old := probeGSO
+	probeGSO = func(int) error { return fmt.Errorf("test: %w", errors.ErrUnsupported) }
+	_, s, rconn, _ := ctlPair(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	probeGSO = old
+	rconn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := connNew(t, rconn) // no GRO: each datagram must arrive on its own
+	info := s.GSO()
+	if info.Offload || !errors.Is(info.Reason, errors.ErrUnsupported) {
+		t.Fatalf("GSO() = %+v; want off, ErrUnsupported", info)
+	}
+	if err := s.SetGSO(true); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SetGSO(true) without kernel GSO = %v; want ErrUnsupported", err)
+	}
+	next := 0
+	ms, want := gsoBuild([]gsoPlan{{500, 1700, 2}, {0, 20, 1}}, connAddr(rconn), &next, nil)
+	if n, err := s.WriteBatch(ms, 0); n != 2 || err != nil {
+		t.Fatalf("WriteBatch = %d, %v", n, err)
+	}
+	in := connMessages(8, 2000)
+	k := 0
+	connReadAll(t, r, in, len(want), func(m *Message) {
+		if !bytes.Equal(connJoin(m), want[k]) {
+			t.Fatalf("datagram %d: %d bytes, want %d", k, m.N, len(want[k]))
+		}
+		k++
+	})
+	gsoNothingMore(t, r, rconn)
+}
+
+// TestGSOAllocs: WriteBatch with GSO messages, also split one datagram per
+// segment, and ReadBatch with GRO and every option on, allocate nothing.
+func TestGSOAllocs(t *testing.T) {
+	if connRaceEnabled {
+		t.Skip("the race detector makes sync.Pool drop a quarter of what is put back")
+	}
+	skipIfQEMUSwapsCmsg(t)
+	for _, split := range []bool{false, true} {
+		t.Run(fmt.Sprintf("split=%v", split), func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+			if split {
+				s.SetGSO(false)
+			}
+			for _, set := range []func(bool) error{r.SetGRO, r.SetReceiveTOS, r.SetReceivePacketInfo, r.SetReceiveTimestamps, r.SetReceiveDropCounter} {
+				if err := set(true); err != nil && !qemuLacks(err) && !errors.Is(err, errors.ErrUnsupported) {
+					t.Fatal(err)
+				}
+			}
+			next := 0
+			out, want := gsoBuild([]gsoPlan{{1200, 1200*3 + 100, 1}, {1200, 2400, 2}}, connAddr(rconn), &next,
+				func(oob []byte) []byte { return AppendTOS(oob, netip.MustParseAddr("127.0.0.1"), ECNECT0) })
+			in := NewMessages(len(want), GROBufferSize, r.OOBSize())
+			var ctl Control
+			var failed error
+			allocs := testing.AllocsPerRun(100, func() {
+				if n, err := s.WriteBatch(out, 0); n != len(out) || err != nil {
+					failed = fmt.Errorf("WriteBatch = %d, %v", n, err)
+				}
+				for got := 0; got < len(want) && failed == nil; {
+					n, err := r.ReadBatch(in, 0)
+					if err != nil {
+						failed = err
+					}
+					for i := range n {
+						if err := in[i].Control(&ctl); err != nil {
+							failed = err
+						}
+						for range Segments(in[i].Buffers[0][:in[i].N], ctl.SegmentSize) {
+							got++
+						}
+					}
+				}
+			})
+			if failed != nil {
+				t.Fatal(failed)
+			}
+			if split && s.GSO().Offload {
+				t.Fatalf("GSO() = %+v after SetGSO(false)", s.GSO())
+			}
+			if allocs != 0 {
+				t.Errorf("WriteBatch + ReadBatch + Control: %v allocations per round, want 0", allocs)
+			}
+		})
+	}
+}
