@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,38 +21,6 @@ import (
 // byte-swapped; and it does not implement setsockopt(SO_TIMESTAMPNS,
 // SO_TIMESTAMPNS_NEW, SO_RXQ_OVFL): ENOPROTOOPT. The parser's big-endian
 // and 32-bit decoding is covered by control_test.go, which runs there.
-
-func skipIfQEMUSwapsCmsg(t *testing.T) {
-	t.Helper()
-	if underQEMU() && bigEndian() {
-		t.Skip("qemu-user passes control-message integers (UDP_SEGMENT, UDP_GRO, IP_TOS, IPV6_TCLASS, pktinfo ifindex) between a big-endian target and the host unswapped")
-	}
-}
-
-// qemuLacks reports whether err is qemu-user's answer to a socket option
-// it does not implement.
-func qemuLacks(err error) bool { return underQEMU() && errors.Is(err, unix.ENOPROTOOPT) }
-
-// ctlPair opens a receiver and a sender on f's loopback, with deadlines.
-func ctlPair(t *testing.T, network string, addr netip.Addr) (r, s *Conn, rconn, sconn *net.UDPConn) {
-	t.Helper()
-	rconn = connListen(t, network, addr)
-	sconn = connListen(t, network, addr)
-	rconn.SetDeadline(time.Now().Add(30 * time.Second))
-	sconn.SetDeadline(time.Now().Add(30 * time.Second))
-	return connNew(t, rconn), connNew(t, sconn), rconn, sconn
-}
-
-// ctlRcvbuf enlarges a receive buffer (root), reporting whether it could.
-func ctlRcvbuf(t *testing.T, c *net.UDPConn, size int) bool {
-	t.Helper()
-	ok := false
-	connControl(t, c, func(fd int) error {
-		ok = connForceRcvbuf(fd, size) == nil
-		return nil
-	})
-	return ok
-}
 
 // loIndex is the loopback interface's index (SIOCGIFINDEX: qemu-user
 // cannot translate the netlink messages of net.Interfaces on every target).
@@ -72,23 +39,6 @@ func loIndex(t *testing.T) int {
 		t.Fatalf("SIOCGIFINDEX lo: %v", err)
 	}
 	return int(ifr.Uint32())
-}
-
-// ctlCapture saves control data the kernel produced as a seed of
-// FuzzParseControl when MMSG_WRITE_CORPUS is set (go test -run . with
-// MMSG_WRITE_CORPUS=1 on linux/amd64 wrote testdata/fuzz/FuzzParseControl).
-func ctlCapture(t *testing.T, name string, oob []byte) {
-	if os.Getenv("MMSG_WRITE_CORPUS") == "" || len(oob) == 0 {
-		return
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseControl")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", oob)
-	if err := os.WriteFile(filepath.Join(dir, "kernel-"+name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestReceiveControl: ECN codepoints (per message and per socket), packet

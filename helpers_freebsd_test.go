@@ -24,3 +24,11 @@ func signalThread(tid int, sig unix.Signal) error {
 	}
 	return nil
 }
+
+// queuedBytes is the number of bytes of all the datagrams queued on fd:
+// FreeBSD's FIONREAD on a socket gives sbavail of the receive buffer.
+func queuedBytes(fd int) (int, error) {
+	// FIONREAD is _IOR('f', 127, int) (sys/sys/filio.h); x/sys lacks it.
+	const fionread = 0x4004667f
+	return unix.IoctlGetInt(fd, fionread)
+}
