@@ -56,3 +56,6 @@ func kernelDrops(t testing.TB, fd int) uint64 {
 	}
 	return drops + binary.NativeEndian.Uint64(stats[fullsock:])
 }
+
+// connMaxRcvbuf is the largest receive buffer a test asks for: within kern.ipc.maxsockbuf (2 MiB), less its mbuf overhead.
+const connMaxRcvbuf = 1 << 20

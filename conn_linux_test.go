@@ -32,3 +32,6 @@ func kernelDrops(t testing.TB, fd int) uint64 {
 	}
 	return uint64(mi[unix.SK_MEMINFO_DROPS])
 }
+
+// connMaxRcvbuf is the largest receive buffer a test asks for: SO_RCVBUFFORCE takes any size.
+const connMaxRcvbuf = 1 << 30

@@ -2,8 +2,11 @@ package mmsg
 
 import (
 	"errors"
+	"net"
 	"net/netip"
+	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,4 +87,117 @@ func TestGSOLearnsSegmentLimit(t *testing.T) {
 	}
 	gsoReceive(t, r, want, nil)
 	gsoNothingMore(t, r, rconn)
+}
+
+// TestGSORefusedEIO makes the kernel refuse GSO for real with EIO, the
+// refusal of a device or path that cannot segment: a UDP-Lite socket
+// (udp_send_skb answers EIO for UDP-Lite, as for IPsec paths), on
+// loopback, where plain datagrams go through. WriteBatch must send those
+// messages one datagram per segment, lose nothing, send nothing twice,
+// keep the messages' other control messages, and turn GSO off with EIO
+// as the reason; SetGSO(true) tries GSO again.
+func TestGSORefusedEIO(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			rconn := gsoUDPLite(t, f.addr) // UDP-Lite arrives at UDP-Lite sockets only
+			rconn.SetDeadline(time.Now().Add(30 * time.Second))
+			r := connNew(t, rconn)
+			sconn := gsoUDPLite(t, f.addr)
+			s := connNew(t, sconn)
+			if !s.GSO().Offload {
+				t.Skipf("no kernel GSO: %v", s.GSO().Reason)
+			}
+			if err := r.SetReceiveTOS(true); err != nil {
+				t.Fatal(err)
+			}
+			ctlRcvbuf(t, rconn, 16<<20)
+			dst := connAddr(rconn)
+			tos := byte(0x20 | ECNECT1)
+			withTOS := func(oob []byte) []byte { return AppendTOS(oob, dst.Addr(), tos) }
+			plans := []gsoPlan{{0, 300, 1}, {1200, 3500, 1}, {0, 10, 1}, {1000, 5000, 2}, {1200, 1200, 1}, {500, 0, 1}}
+			next := 0
+			for round := range 3 {
+				if round == 2 {
+					if err := s.SetGSO(true); err != nil {
+						t.Fatalf("SetGSO(true): %v", err)
+					}
+				}
+				ms, want := gsoBuild(plans, dst, &next, withTOS)
+				n, err := s.WriteBatch(ms, 0)
+				if n != len(ms) || err != nil {
+					t.Fatalf("round %d: WriteBatch = %d, %v", round, n, err)
+				}
+				for j, m := range ms {
+					if m.N != plans[j].total {
+						t.Errorf("round %d, message %d: N = %d, want %d", round, j, m.N, plans[j].total)
+					}
+				}
+				info := s.GSO()
+				if info.Offload || !errors.Is(info.Reason, unix.EIO) {
+					t.Fatalf("round %d: GSO() = %+v after the kernel refused GSO with EIO", round, info)
+				}
+				gsoReceive(t, r, want, func(c *Control) {
+					if !c.HasTOS || c.TOS != tos {
+						t.Fatalf("TOS %#x (%v), want %#x: the other control messages were lost", c.TOS, c.HasTOS, tos)
+					}
+				})
+				gsoNothingMore(t, r, rconn)
+			}
+		})
+	}
+}
+
+// gsoUDPLite returns a UDP-Lite socket on addr as a *net.UDPConn, or
+// skips the test where the kernel has no UDP-Lite.
+func gsoUDPLite(t *testing.T, addr netip.Addr) *net.UDPConn {
+	t.Helper()
+	af := unix.AF_INET
+	if addr.Is6() {
+		af = unix.AF_INET6
+	}
+	fd, err := unix.Socket(af, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_UDPLITE)
+	if err != nil {
+		t.Skipf("no UDP-Lite: %v", err)
+	}
+	if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(addr, 0))); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "udplite")
+	c, err := net.FilePacketConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.UDPConn)
+}
+
+// TestGSOManySegments: messages with more segments than one GSO datagram
+// may carry (MaxSegments, 65507 bytes) are cut into several, all sent by
+// the kernel's GSO, which stays on: 2000 one-byte segments take 16 GSO
+// datagrams, and with the cut across two packings of MaxSendBatch.
+func TestGSOManySegments(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+			if !ctlRcvbuf(t, rconn, 16<<20) {
+				t.Skip("needs a receive buffer past net.core.rmem_max (root)")
+			}
+			next := 0
+			ms, want := gsoBuild([]gsoPlan{{1, 2000, 3}, {1200, 2500, 1}, {1000, 1000 * 130, 4}}, connAddr(rconn), &next, nil)
+			n, err := s.WriteBatch(ms, 0)
+			if n != 3 || err != nil || ms[0].N != 2000 || ms[1].N != 2500 || ms[2].N != 130000 {
+				t.Fatalf("WriteBatch = %d, %v; N = %d, %d, %d", n, err, ms[0].N, ms[1].N, ms[2].N)
+			}
+			info := s.GSO()
+			if info.Offload != (info.Reason == nil) {
+				t.Fatalf("GSO() = %+v", info)
+			}
+			gsoReceive(t, r, want, nil)
+			gsoNothingMore(t, r, rconn)
+		})
+	}
 }

@@ -278,7 +278,7 @@ func ctlRcvbuf(t *testing.T, c *net.UDPConn, size int) bool {
 	t.Helper()
 	ok := false
 	connControl(t, c, func(fd int) error {
-		ok = connForceRcvbuf(fd, size) == nil
+		ok = connForceRcvbuf(fd, min(size, connMaxRcvbuf)) == nil
 		return nil
 	})
 	return ok
