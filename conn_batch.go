@@ -140,12 +140,16 @@ func (h *headers) write(fd uintptr) bool {
 }
 
 // Backoff when the kernel answers ENOBUFS: the queue is full and nothing
-// will say when it has room. The first retries come quickly (a reader
-// usually drains a queue within microseconds), later ones at most every
-// fullMaxWait, so that a deadline or Close is noticed that soon after.
+// will say when it has room. The first retry comes soon (a reader drains
+// a queue within microseconds), later ones at most every fullMaxWait, so
+// that a deadline or Close is noticed that soon after. Measured on
+// FreeBSD 14.2 (3000 datagrams of 256 bytes through an AF_UNIX pair with
+// a reader, 6 rounds each, medians): 50µs doubling to 1ms took 248ms,
+// 20µs to 2ms 430ms, a fixed 1ms 299ms, a fixed 200µs 217ms but with
+// twice the CPU of the reader's wake-ups in the slow rounds.
 const (
-	fullMinWait = 20 * time.Microsecond
-	fullMaxWait = 2 * time.Millisecond
+	fullMinWait = 50 * time.Microsecond
+	fullMaxWait = time.Millisecond
 )
 
 // recv receives into h.hdrs[:h.count] and returns the RawConn's error

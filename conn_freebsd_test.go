@@ -59,3 +59,7 @@ func kernelDrops(t testing.TB, fd int) uint64 {
 
 // connMaxRcvbuf is the largest receive buffer a test asks for: within kern.ipc.maxsockbuf (2 MiB), less its mbuf overhead.
 const connMaxRcvbuf = 1 << 20
+
+// asyncSendErrorReported: FreeBSD's sosend_dgram returns the socket's
+// pending error (so_error) for the send that finds it.
+const asyncSendErrorReported = true

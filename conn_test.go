@@ -1295,3 +1295,41 @@ func TestConnAllocsOneMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestConnWriteBatchRefusedPeer: to a connected peer that is gone, each
+// datagram brings back an ICMP port unreachable, which the kernel keeps
+// as the socket's pending error, and the next send takes it. Linux's
+// sendmmsg then counts the datagrams before the one that took it and
+// drops the error: WriteBatch hands every message to the kernel (one
+// sendmmsg per message: strace -c shows 10 here) and returns (len, nil);
+// the error of the last one is reported by the next call. FreeBSD's
+// sendmsg loop (and Linux's ENOSYS fallback) returns it with the count.
+func TestConnWriteBatchRefusedPeer(t *testing.T) {
+	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	dst := connAddr(closed)
+	closed.Close()
+	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	uc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := connNew(t, uc)
+	out := make([]Message, 10)
+	for i := range out {
+		out[i] = Message{Buffers: [][]byte{connPayload(i, 8)}, N: -1}
+	}
+	n, err := c.WriteBatch(out, 0)
+	if asyncSendErrorReported {
+		if n < 1 || n >= len(out) || !errors.Is(err, unix.ECONNREFUSED) || out[n].N != -1 {
+			t.Fatalf("WriteBatch to a refusing peer = %d, %v; want 1 <= n < %d, ECONNREFUSED for the unsent ms[n]", n, err, len(out))
+		}
+		return
+	}
+	if n != len(out) || err != nil {
+		t.Fatalf("WriteBatch to a refusing peer = %d, %v; want %d, nil (sendmmsg drops the error)", n, err, len(out))
+	}
+	if _, err := c.ReadBatch(connMessages(1, 8), 0); !errors.Is(err, unix.ECONNREFUSED) {
+		t.Errorf("the call after WriteBatch: %v; want ECONNREFUSED", err)
+	}
+}
