@@ -144,9 +144,9 @@ func (h *headers) write(fd uintptr) bool {
 // a queue within microseconds), later ones at most every fullMaxWait, so
 // that a deadline or Close is noticed that soon after. Measured on
 // FreeBSD 14.2 (3000 datagrams of 256 bytes through an AF_UNIX pair with
-// a reader, 6 rounds each, medians): 50µs doubling to 1ms took 248ms,
-// 20µs to 2ms 430ms, a fixed 1ms 299ms, a fixed 200µs 217ms but with
-// twice the CPU of the reader's wake-ups in the slow rounds.
+// a reader, 6 rounds each, under qemu TCG, medians with spreads of 3-7x):
+// 50µs doubling to 1ms took 248ms, 20µs to 2ms 430ms, a fixed 1ms 299ms,
+// a fixed 200µs 217ms; the 1ms cap bounds how late a deadline is seen.
 const (
 	fullMinWait = 50 * time.Microsecond
 	fullMaxWait = time.Millisecond
