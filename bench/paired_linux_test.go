@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,7 +258,7 @@ var sendPairs = [][2]string{
 // openSendPair opens the two send methods named by p on one sending socket
 // to the sink s.
 func openSendPair(tb testing.TB, s *sendSink, p [2]string) [2]sendFunc {
-	methods := map[string]sendMethod{}
+	methods := map[string]sendMethod{"mmsg-raw-1": {"mmsg-raw-1", 1, openRawWrite}}
 	for _, m := range sendMethods() {
 		methods[m.name] = m
 	}
@@ -296,41 +297,67 @@ func BenchmarkSendPaired(b *testing.B) {
 	}
 }
 
+// batch1Pairs are the one-datagram comparisons: name, then the drain or
+// send methods A and B. The Recvmmsg-1 and Sendmmsg-1 pairs (raw calls of
+// one message, no Conn) show what the system call alone costs against
+// net's recvfrom(2) and sendto(2).
+var batch1Pairs = []struct{ name, kind, a, b string }{
+	{"ReadBatch-1_vs_net-ReadFrom", "read", "mmsg-Conn-1", "net-ReadFrom"},
+	{"Recvmmsg-1_vs_net-ReadFrom", "read", "mmsg-raw-1", "net-ReadFrom"},
+	{"WriteBatch-1_vs_net-WriteTo", "write", "mmsg-Conn-1", "net-WriteTo"},
+	{"Sendmmsg-1_vs_net-WriteTo", "write", "mmsg-raw-1", "net-WriteTo"},
+}
+
+// batch1Read are the drain methods of batch1Pairs.
+var batch1Read = map[string]func(*drainRig) (drainFunc, error){
+	"mmsg-Conn-1":  openConnRead1,
+	"mmsg-raw-1":   openRawRead(1),
+	"net-ReadFrom": openNetRead,
+}
+
 // BenchmarkBatch1Paired compares one-message ReadBatch and WriteBatch
 // calls (a slice literal per call, as a consumer writes them) with
 // net.UDPConn's ReadFromUDPAddrPort (draining the same queue as in
 // BenchmarkDrainPaired, -drain.n per round) and WriteToUDPAddrPort (on the
 // same socket and sink as in BenchmarkSendPaired, -send.n per round).
 func BenchmarkBatch1Paired(b *testing.B) {
-	b.Run("ReadBatch-1_vs_net-ReadFrom", func(b *testing.B) {
-		r := newDrainRig(b, *drainN, true)
-		var drains [2]drainFunc
-		for i, open := range []func(*drainRig) (drainFunc, error){openConnRead1, openNetRead} {
-			d, err := open(r)
-			if err != nil {
-				b.Fatal(err)
+	for _, p := range batch1Pairs {
+		b.Run(p.name, func(b *testing.B) {
+			if p.kind == "write" {
+				s := newSendSink(b, *sendSinkMode, *sendN, true)
+				sends := openSendPair(b, s, [2]string{p.a, p.b})
+				runPaired(b, s.n, [2]pairSide{
+					func(k int) (time.Duration, time.Duration, uint64) { return s.round(b, sends[0], k) },
+					func(k int) (time.Duration, time.Duration, uint64) { return s.round(b, sends[1], k) },
+				})
+				return
 			}
-			drains[i] = d
-		}
-		runPaired(b, r.n, [2]pairSide{
-			func(k int) (time.Duration, time.Duration, uint64) { return r.timedDrain(b, drains[0], k) },
-			func(k int) (time.Duration, time.Duration, uint64) { return r.timedDrain(b, drains[1], k) },
+			r := newDrainRig(b, *drainN, true)
+			var drains [2]drainFunc
+			for i, name := range []string{p.a, p.b} {
+				d, err := batch1Read[name](r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				drains[i] = d
+			}
+			runPaired(b, r.n, [2]pairSide{
+				func(k int) (time.Duration, time.Duration, uint64) { return r.timedDrain(b, drains[0], k) },
+				func(k int) (time.Duration, time.Duration, uint64) { return r.timedDrain(b, drains[1], k) },
+			})
 		})
-	})
-	b.Run("WriteBatch-1_vs_net-WriteTo", func(b *testing.B) {
-		s := newSendSink(b, *sendSinkMode, *sendN, true)
-		sends := openSendPair(b, s, [2]string{"mmsg-Conn-1", "net-WriteTo"})
-		runPaired(b, s.n, [2]pairSide{
-			func(k int) (time.Duration, time.Duration, uint64) { return s.round(b, sends[0], k) },
-			func(k int) (time.Duration, time.Duration, uint64) { return s.round(b, sends[1], k) },
-		})
-	})
+	}
 }
 
 // TestSendSink runs two rounds of every paired send method into each kind
 // of sink; in queue mode a round fails unless every datagram arrived.
 func TestSendSink(t *testing.T) {
-	pairs := append([][2]string{{"mmsg-Conn-1", "net-WriteTo"}}, sendPairs...)
+	pairs := slices.Clone(sendPairs)
+	for _, p := range batch1Pairs {
+		if p.kind == "write" {
+			pairs = append(pairs, [2]string{p.a, p.b})
+		}
+	}
 	for _, mode := range []string{"queue", "drop"} {
 		for _, p := range pairs {
 			t.Run(fmt.Sprintf("%s/%s_vs_%s", mode, p[0], p[1]), func(t *testing.T) {

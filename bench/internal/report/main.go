@@ -227,6 +227,7 @@ func (d *data) write(w io.Writer) {
 	d.paired(w, kinds)
 	if d.hasKind("Drain") || d.hasKind("DrainPaired") {
 		d.targets(w)
+		fmt.Fprintln(w)
 	}
 	if d.hasKind("SendPaired") || d.hasKind("Batch1Paired") {
 		d.sendTargets(w)
