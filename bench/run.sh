@@ -18,7 +18,7 @@
 #                      DrainPaired and GROPaired (to compare two versions
 #                      of the library in one run each)
 #   DRAIN_N            datagrams queued per drain round, default 4096
-#   SEND_N             datagrams per paired send round, default 8192
+#   SEND_N             datagrams per paired send round, default 2048
 #   SEND_SINK          receiver of the paired sends: queue (default) or drop
 #   OUT                directory for the raw outputs (default: a temp dir)
 #   NO_INSTALL=1       never call apt-get
@@ -48,7 +48,7 @@ BENCHTIME=${BENCHTIME:-300000x}
 SYSCALL_BENCHTIME=${SYSCALL_BENCHTIME:-100000x}
 BENCH=${BENCH:-.}
 DRAIN_N=${DRAIN_N:-4096}
-SEND_N=${SEND_N:-8192}
+SEND_N=${SEND_N:-2048}
 SEND_SINK=${SEND_SINK:-queue}
 OUT=${OUT:-$(mktemp -d -t mmsg-bench.XXXXXX)}
 mkdir -p "$OUT"
