@@ -19,6 +19,14 @@
 // datagram and allocs/dgram counts heap allocations per datagram.
 // BenchmarkDrainPaired drains with two methods in alternating rounds and
 // reports the median per-round cost ratio (cpu-A/B, wall-A/B): on a busy
-// machine it is much steadier than comparing separate runs. System calls
-// per datagram come from run.sh (perf tracepoints, or strace).
+// machine it is much steadier than comparing separate runs.
+// BenchmarkSendPaired does the same for senders (Conn.WriteBatch of 64 and
+// 256 messages, raw Sendmmsg, net.UDPConn, against the C sendmmsg floor)
+// on one sending socket, into a receiver that queues whole rounds and is
+// emptied between them outside the timed part (-send.sink=queue; or one
+// that drops everything, -send.sink=drop). BenchmarkBatch1Paired compares
+// one-message ReadBatch and WriteBatch calls with ReadFromUDPAddrPort and
+// WriteToUDPAddrPort. System calls per datagram come from run.sh (perf
+// tracepoints, or strace); PAIRED=new ./run.sh runs only the paired send
+// and batch-1 benchmarks, PAIRED=all every paired one.
 package bench

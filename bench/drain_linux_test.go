@@ -24,7 +24,7 @@ type drainMethod struct {
 }
 
 func drainMethods() []drainMethod {
-	ms := []drainMethod{{"net-ReadFrom", openNetRead}}
+	ms := []drainMethod{{"net-ReadFrom", openNetRead}, {"mmsg-Conn-1", openConnRead1}}
 	for _, b := range batchSizes {
 		ms = append(ms, drainMethod{fmt.Sprintf("xnet-ReadBatch-%d", b), openXnetRead(b)})
 	}
@@ -106,6 +106,32 @@ func openConnRead(batch int) func(r *drainRig) (drainFunc, error) {
 			return got, nil
 		}, nil
 	}
+}
+
+// openConnRead1 reads one datagram per ReadBatch, as a consumer replacing
+// ReadFromUDPAddrPort would: a one-message slice literal per call.
+func openConnRead1(r *drainRig) (drainFunc, error) {
+	c, err := mmsg.NewConn(r.rx)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, bufSize)
+	return func(want int, check checkFunc) (int, error) {
+		for got := 0; got < want; got++ {
+			ms := []mmsg.Message{{Buffers: [][]byte{buf}}}
+			n, err := c.ReadBatch(ms, 0)
+			if err != nil {
+				return got, err
+			}
+			if n != 1 {
+				return got, fmt.Errorf("ReadBatch of one message returned %d", n)
+			}
+			if check != nil {
+				check(got, buf[:ms[0].N], ms[0].Addr)
+			}
+		}
+		return want, nil
+	}, nil
 }
 
 // rawBatch is what a user of mmsg.Recvmmsg sets up: headers, iovecs,

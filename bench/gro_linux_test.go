@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,16 +212,21 @@ func openGROGSO(g *groRig) (func(int) error, func(int, func(int, []byte)) error,
 		if err == nil && n != msgs {
 			err = fmt.Errorf("sent %d of %d messages", n, msgs)
 		}
-		if err == nil && g.s.GSODisabled() {
-			err = fmt.Errorf("the kernel refused GSO: the benchmark would measure the fallback")
-		}
 		return err
 	}
 	drain := func(k int, check func(int, []byte)) error {
+		// Each GSO message arrives coalesced, as one message; a sender
+		// that fell back to plain datagrams (the kernel refused GSO)
+		// shows as more messages than it sent.
+		msgs := 0
 		for got := 0; got < k; {
 			n, err := g.r.ReadBatch(in, 0)
 			if err != nil {
 				return err
+			}
+			if msgs += n; msgs > (k+groSegs-1)/groSegs {
+				return fmt.Errorf("%d datagrams arrived in more than %d messages: GSO was not used, "+
+					"the benchmark would measure the fallback", k, (k+groSegs-1)/groSegs)
 			}
 			for j := range n {
 				m := &in[j]
@@ -398,5 +404,28 @@ func TestGRO(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGRONoGSODetected checks that the GSO+GRO method's drain fails when
+// the datagrams were not sent with GSO, as after a fallback.
+func TestGRONoGSODetected(t *testing.T) {
+	const n = 60
+	g := newGRORig(t, n, false)
+	_, drain, err := openGROGSO(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.rx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	payloads := groPayloads(n)
+	plain := make([]mmsg.Message, n)
+	for i := range plain {
+		plain[i] = mmsg.Message{Buffers: [][]byte{payloads[i*groPayload : (i+1)*groPayload]}, Addr: addrOf(g.rx)}
+	}
+	if sent, err := g.s.WriteBatch(plain, 0); err != nil || sent != n {
+		t.Fatalf("sent %d of %d: %v", sent, n, err)
+	}
+	if err := drain(n, nil); err == nil || !strings.Contains(err.Error(), "GSO was not used") {
+		t.Fatalf("drain of plain datagrams: %v, want the GSO-not-used error", err)
 	}
 }

@@ -218,11 +218,18 @@ func (r *drainRig) fill(tb testing.TB, k int) {
 		}
 		sent += n
 	}
+	waitQueued(tb, r.rxFd, k, r.truesize, drops0)
+}
+
+// waitQueued returns once k datagrams of truesize bytes each are in the
+// (before empty) receive queue of fd. Any drop since the counter read
+// drops0 fails the benchmark.
+func waitQueued(tb testing.TB, fd, k, truesize int, drops0 uint32) {
 	// Loopback normally delivers within the send call; when softirqs are
 	// deferred to ksoftirqd, wait for them.
-	want := uint32(k * r.truesize)
+	want := uint32(k * truesize)
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		rmem, _, drops := memInfo(tb, r.rxFd)
+		rmem, _, drops := memInfo(tb, fd)
 		if drops != drops0 {
 			tb.Fatalf("the receiver dropped %d of %d datagrams: the benchmark is invalid", drops-drops0, k)
 		}
@@ -231,7 +238,7 @@ func (r *drainRig) fill(tb testing.TB, k int) {
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("only %d of %d bytes (%d datagrams of %d bytes) queued after 5s: "+
-				"dropped before the socket (netdev backlog?)", rmem, want, k, r.truesize)
+				"dropped before the socket (netdev backlog?)", rmem, want, k, truesize)
 		}
 		time.Sleep(20 * time.Microsecond)
 	}

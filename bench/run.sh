@@ -5,14 +5,21 @@
 #
 #   ./bench/run.sh                       # from anywhere; as root on Linux
 #   COUNT=10 BENCHTIME=500000x ./run.sh
+#   PAIRED=new COUNT=4 ./run.sh          # only the paired send and batch-1 ones
 #
 # Knobs (environment):
 #   COUNT              runs of each benchmark (median taken), default 6
 #   BENCHTIME          -benchtime of the timed runs, default 300000x
-#                      (one op = one datagram)
+#                      (one op = one datagram), 1000000x with PAIRED
 #   SYSCALL_BENCHTIME  -benchtime of the system-call counting runs, 100000x
 #   BENCH              benchmark regexp, default . (e.g. 'Drain')
+#   PAIRED             run only paired benchmarks (no system-call counts):
+#                      new = SendPaired and Batch1Paired, all = those and
+#                      DrainPaired and GROPaired (to compare two versions
+#                      of the library in one run each)
 #   DRAIN_N            datagrams queued per drain round, default 4096
+#   SEND_N             datagrams per paired send round, default 2048
+#   SEND_SINK          receiver of the paired sends: queue (default) or drop
 #   OUT                directory for the raw outputs (default: a temp dir)
 #   NO_INSTALL=1       never call apt-get
 #   SYSTOOL            perf, strace or none: force how system calls are counted
@@ -25,10 +32,24 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 COUNT=${COUNT:-6}
+case ${PAIRED:-} in
+'') ;;
+new) BENCH=${BENCH:-'^Benchmark(Send|Batch1)Paired$'} ;;
+all) BENCH=${BENCH:-'Paired$'} ;;
+*)
+	echo "run.sh: PAIRED=$PAIRED: want new or all" >&2
+	exit 2
+	;;
+esac
+if [[ -n ${PAIRED:-} ]]; then
+	BENCHTIME=${BENCHTIME:-1000000x}
+fi
 BENCHTIME=${BENCHTIME:-300000x}
 SYSCALL_BENCHTIME=${SYSCALL_BENCHTIME:-100000x}
 BENCH=${BENCH:-.}
 DRAIN_N=${DRAIN_N:-4096}
+SEND_N=${SEND_N:-2048}
+SEND_SINK=${SEND_SINK:-queue}
 OUT=${OUT:-$(mktemp -d -t mmsg-bench.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -64,9 +85,12 @@ command -v gcc >/dev/null 2>&1 || log "WARNING: no C compiler: the C floor is sk
 log "building the test binary (raw outputs in $OUT)"
 go test -c -o "$OUT/bench.test" .
 procs=$(nproc)
-log "BenchmarkDrain/Send: -count $COUNT -benchtime $BENCHTIME -drain.n $DRAIN_N, GOMAXPROCS=$procs"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+log "benchmarks $BENCH: -count $COUNT -benchtime $BENCHTIME -drain.n $DRAIN_N -send.n $SEND_N -send.sink $SEND_SINK, GOMAXPROCS=$procs, load average $load_before"
 GOMAXPROCS=$procs "$OUT/bench.test" -test.run '^$' -test.bench "$BENCH" -test.benchmem \
-	-test.count "$COUNT" -test.benchtime "$BENCHTIME" -drain.n "$DRAIN_N" | tee "$OUT/bench.txt" >&2
+	-test.count "$COUNT" -test.benchtime "$BENCHTIME" -drain.n "$DRAIN_N" \
+	-send.n "$SEND_N" -send.sink "$SEND_SINK" | tee "$OUT/bench.txt" >&2
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 grep -q '^Benchmark' "$OUT/bench.txt" || die "no benchmark results"
 
 # ------------------------------------------------------------ system calls
@@ -126,5 +150,7 @@ fi
 # ------------------------------------------------------------ report
 echo
 echo "## mmsg benchmarks: $(go version | cut -d' ' -f3), $(uname -sr), $procs CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo
+echo "Load average (1, 5, 15 min) $load_before before the timed runs, $load_after after."
 echo
 go run ./internal/report -procs "$procs" -syscalls "$OUT/syscalls.txt" -systool "$systool" "$OUT/bench.txt"

@@ -60,7 +60,7 @@ type sendMethod struct {
 }
 
 func sendMethods() []sendMethod {
-	ms := []sendMethod{{"net-WriteTo", 1, openNetWrite}}
+	ms := []sendMethod{{"net-WriteTo", 1, openNetWrite}, {"mmsg-Conn-1", 1, openConnWrite1}}
 	for _, b := range batchSizes {
 		ms = append(ms, sendMethod{fmt.Sprintf("xnet-WriteBatch-%d", b), b, openXnetWrite})
 	}
@@ -133,6 +133,25 @@ func openConnWrite(r *sendRig, batch int) (sendFunc, error) {
 			}
 		}
 		return sent, nil
+	}, nil
+}
+
+// openConnWrite1 sends one datagram per WriteBatch, as a consumer
+// replacing WriteToUDPAddrPort would: a one-message slice literal per call.
+func openConnWrite1(r *sendRig, _ int) (sendFunc, error) {
+	c, err := mmsg.NewConn(r.tx)
+	if err != nil {
+		return nil, err
+	}
+	p, dst := r.bufs[0], r.dst
+	return func(want int) (int, error) {
+		for sent := 0; sent < want; sent++ {
+			r.number(1)
+			if _, err := c.WriteBatch([]mmsg.Message{{Buffers: [][]byte{p}, Addr: dst}}, 0); err != nil {
+				return sent, err
+			}
+		}
+		return want, nil
 	}, nil
 }
 
