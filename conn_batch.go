@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,8 @@ type connSys struct {
 	// one that Go's poller cannot wait on (an *os.File opened without
 	// O_NONBLOCK): calls then block their thread in the kernel.
 	blocking atomic.Bool
+
+	one atomic.Pointer[one] // the Conn's own one-datagram call state (conn_one.go)
 }
 
 // init learns the socket's type and address family once, with
@@ -84,23 +87,40 @@ var probeGSO = func(fd int) error {
 	return nil
 }
 
-// read is the RawConn.Read callback: one receive into hdrs[:count]. It
-// adds MSG_DONTWAIT: a descriptor made blocking (net's File and Fd do
-// that) would otherwise make recvmmsg wait for a whole batch. Nothing
-// queued (EAGAIN) returns false: RawConn parks the goroutine on the poller
-// until the socket is readable, or returns the deadline or close error.
-// On a descriptor the poller cannot wait on (h.blocking), the thread waits
-// in the kernel for the first datagram instead (MSG_WAITFORONE).
+// call is what every RawConn callback of a Conn shares with the code that
+// runs it (rawRead, rawWrite).
+type call struct {
+	flags    int   // the caller's MSG_* flags
+	blocking bool  // the descriptor is blocking and the poller cannot wait on it
+	full     bool  // write: the queue was full (ENOBUFS): back off, then call again
+	err      error // the system call's error
+}
+
+// callFlags are the flags of a system call for the caller's flags: with
+// MSG_DONTWAIT, which a descriptor made blocking (net's File and Fd do
+// that) would otherwise lack, so that recvmmsg would wait for a whole
+// batch and sendmmsg block its thread; and without it on a descriptor the
+// poller cannot wait on, where reads wait for the first datagram only.
+func (st *call) callFlags(read bool) int {
+	switch {
+	case !st.blocking:
+		return st.flags | unix.MSG_DONTWAIT
+	case read:
+		return st.flags | MSG_WAITFORONE
+	}
+	return st.flags
+}
+
+// read is the RawConn.Read callback of a batch: one receive into
+// hdrs[:count]. Nothing queued (EAGAIN) returns false: RawConn parks the
+// goroutine on the poller until the socket is readable, or returns the
+// deadline or close error.
 //
 // It calls recvBatch, not recvmmsg: packRead built the headers, with 1 to
 // maxReadBatch messages, at most maxIovecs iovecs each and a pointer
 // behind every non-zero length, so checkMsgs would only repeat it.
 func (h *headers) read(fd uintptr) bool {
-	flags := h.flags | unix.MSG_DONTWAIT
-	if h.blocking {
-		flags = h.flags | MSG_WAITFORONE
-	}
-	n, err := recvBatch(int(fd), h.hdrs[:h.count], flags)
+	n, err := recvBatch(int(fd), h.hdrs[:h.count], h.callFlags(true))
 	if err == unix.EAGAIN && !h.blocking {
 		return false
 	}
@@ -108,19 +128,14 @@ func (h *headers) read(fd uintptr) bool {
 	return true
 }
 
-// write is the RawConn.Write callback: it sends hdrs[done:count] until all
-// are sent or an error stops them, with MSG_DONTWAIT as read has it. A
-// full queue with nothing sent returns false on EAGAIN (RawConn parks the
-// goroutine until the socket is writable) and true with h.full on
-// ENOBUFS, which no poller event follows on FreeBSD (send backs off and
-// calls again).
+// write is the RawConn.Write callback of a batch: it sends
+// hdrs[done:count] until all are sent or an error stops them. A full
+// queue with nothing sent returns false on EAGAIN (RawConn parks the
+// goroutine until the socket is writable) and sets full on ENOBUFS, which
+// no poller event follows on FreeBSD.
 func (h *headers) write(fd uintptr) bool {
-	flags := h.flags | unix.MSG_DONTWAIT
-	if h.blocking {
-		flags = h.flags
-	}
 	for h.done < h.count {
-		n, err := sendBatch(int(fd), h.hdrs[h.done:h.count], flags)
+		n, err := sendBatch(int(fd), h.hdrs[h.done:h.count], h.callFlags(false))
 		h.done += n
 		switch {
 		case err == unix.EAGAIN && !h.blocking:
@@ -152,35 +167,36 @@ const (
 	fullMaxWait = time.Millisecond
 )
 
-// recv receives into h.hdrs[:h.count] and returns the RawConn's error
-// (deadline, close); the system call's is h.err.
-func (c *Conn) recv(h *headers) error {
-	h.blocking = c.sys.blocking.Load()
-	err := c.rc.Read(h.readFn)
-	if err != nil && !h.blocking && c.notPollable(err) {
-		h.blocking = true
-		err = c.rc.Read(h.readFn)
+// rawRead runs fn through the RawConn: the one place a read waits. fn
+// returns false to park on the poller; on a descriptor the poller cannot
+// wait on, fn runs again in blocking mode. It returns the RawConn's error
+// (deadline, close); the system call's is st.err.
+func (c *Conn) rawRead(fn func(uintptr) bool, st *call) error {
+	st.blocking = c.sys.blocking.Load()
+	err := c.rc.Read(fn)
+	if err != nil && !st.blocking && c.notPollable(err) {
+		st.blocking = true
+		err = c.rc.Read(fn)
 	}
 	return err
 }
 
-// send sends h.hdrs[h.done:h.count] and returns the RawConn's error; the
-// system call's is h.err. EAGAIN parks on the poller; ENOBUFS is retried
-// after a growing pause, each time through a new RawConn.Write, which
-// checks the write deadline and Close first.
-func (c *Conn) send(h *headers) error {
-	h.blocking = c.sys.blocking.Load()
+// rawWrite is rawRead for writes, the one place a write waits: EAGAIN
+// parks on the poller; ENOBUFS is retried after a growing pause, each
+// time through a new RawConn.Write, which checks the deadline and Close.
+func (c *Conn) rawWrite(fn func(uintptr) bool, st *call) error {
+	st.blocking = c.sys.blocking.Load()
 	wait := fullMinWait
 	for {
-		err := c.rc.Write(h.writeFn)
-		if err != nil && !h.blocking && c.notPollable(err) {
-			h.blocking = true
+		err := c.rc.Write(fn)
+		if err != nil && !st.blocking && c.notPollable(err) {
+			st.blocking = true
 			continue
 		}
-		if err != nil || !h.full || h.err != nil {
+		if err != nil || !st.full || st.err != nil {
 			return err
 		}
-		h.full = false
+		st.full = false
 		time.Sleep(wait)
 		wait = min(2*wait, fullMaxWait)
 	}
@@ -207,13 +223,16 @@ func (c *Conn) notPollable(err error) bool {
 
 // readBatch is ReadBatch on Linux and FreeBSD: pack, one receive, unpack.
 func (c *Conn) readBatch(ms []Message, flags int) (int, error) {
+	if isOne(ms, flags, false) {
+		return c.readOne(&ms[0])
+	}
 	ms = ms[:min(len(ms), maxReadBatch)]
 	h := getHeaders(flags)
 	defer h.put()
 	if h.packRead(ms, c.family) == 0 {
 		return 0, c.opError("read", nil, os.NewSyscallError("recvmmsg", unix.EMSGSIZE))
 	}
-	if err := c.recv(h); err != nil {
+	if err := c.rawRead(h.readFn, &h.call); err != nil {
 		return 0, c.opError("read", nil, err) // deadline or closed: nothing was received
 	}
 	h.unpackRead(ms[:h.done])
@@ -224,6 +243,9 @@ func (c *Conn) readBatch(ms []Message, flags int) (int, error) {
 // into at most MaxSendBatch datagrams at a time (packWrite), sends them
 // (send), accounts what went out, and handles a refused GSO datagram.
 func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
+	if isOne(ms, flags, true) {
+		return c.writeOne(&ms[0])
+	}
 	h := getHeaders(flags)
 	defer h.put()
 	info := c.gso.info.Load()
@@ -234,21 +256,21 @@ func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
 		stop := h.packWrite(ms, &cur, c.family, mode)
 		if h.count > 0 {
 			h.link()
-			err := c.send(h)
+			err := c.rawWrite(h.writeFn, &h.call)
 			sent = c.account(h, ms, sent, &mode)
 			if err != nil {
-				return sent, c.opError("write", dstAddr(ms, sent), err)
+				return sent, c.opError("write", dstAddr(addrAt(ms, sent)), err)
 			}
 			if h.err != nil {
 				if p := h.pieces[h.done]; c.gsoRefused(h.err, &p, &mode) {
 					cur = seek(ms, p.msg, p.off) // send the rest of that message again, cut differently
 					continue
 				}
-				return sent, c.opError("write", dstAddr(ms, sent), wrapErr("sendmmsg", h.err))
+				return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr("sendmmsg", h.err))
 			}
 		}
 		if stop != nil {
-			return sent, c.opError("write", dstAddr(ms, sent), wrapErr("sendmmsg", stop))
+			return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr("sendmmsg", stop))
 		}
 	}
 	return sent, nil
@@ -317,11 +339,19 @@ func seek(ms []Message, msg, off int) cursor {
 	return cur
 }
 
-// dstAddr is the destination of ms[i] for an error, or nil (the
+// dstAddr is a message's destination for an error, or nil (the
 // connection's peer) when it has none.
-func dstAddr(ms []Message, i int) net.Addr {
-	if i >= len(ms) || !ms[i].Addr.IsValid() {
+func dstAddr(ap netip.AddrPort) net.Addr {
+	if !ap.IsValid() {
 		return nil
 	}
-	return net.UDPAddrFromAddrPort(ms[i].Addr)
+	return net.UDPAddrFromAddrPort(ap)
+}
+
+// addrAt is ms[i].Addr, or the zero AddrPort past the end of ms.
+func addrAt(ms []Message, i int) netip.AddrPort {
+	if i >= len(ms) {
+		return netip.AddrPort{}
+	}
+	return ms[i].Addr
 }

@@ -36,13 +36,10 @@ type headers struct {
 	count int // headers packed
 
 	// The state of the system calls on hdrs[:count] (conn_batch.go).
-	flags    int
-	done     int   // headers received or sent
-	err      error // the error that stopped them
-	full     bool  // write: the queue was full (ENOBUFS): back off
-	blocking bool  // the descriptor is blocking and the poller cannot wait on it
-	readFn   func(fd uintptr) bool
-	writeFn  func(fd uintptr) bool
+	call
+	done    int // headers received or sent
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
 
 	// used bounds the headers and iovecs that may point to user memory.
 	used, iovsUsed int
@@ -78,7 +75,7 @@ func (h *headers) put() {
 	clear(h.hdrs[:h.used])
 	clear(h.iovs[:h.iovsUsed])
 	h.used, h.iovsUsed, h.count, h.done = 0, 0, 0, 0
-	h.err, h.full = nil, false
+	h.call = call{}
 	headersPool.Put(h)
 }
 
