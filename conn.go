@@ -3,6 +3,7 @@ package mmsg
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -70,7 +71,19 @@ var ErrNotDatagram = errors.New("mmsg: not a datagram socket")
 // net.ErrClosed. Set deadlines on the connection too.
 type Conn struct {
 	sys connSys
+
+	// The fields below are the ones the options and control-message
+	// code (options.go) uses, on every OS.
+	rc     syscall.RawConn // the wrapped connection's, set by NewConn
+	family int             // familyIPv4, familyIPv6, or 0 for another family
+	opts   atomic.Uint32   // receive options on: 1<<opt* bits (options.go)
 }
+
+// Address families of a Conn's socket, portable: Conn.family.
+const (
+	familyIPv4 = 4 // AF_INET
+	familyIPv6 = 6 // AF_INET6
+)
 
 // NewConn returns a Conn that reads and writes batches on the socket of c,
 // typically a *net.UDPConn; on Linux and FreeBSD any connection or file
@@ -93,7 +106,9 @@ func NewConn(c syscall.Conn) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{sys: sys}, nil
+	mc := &Conn{sys: sys}
+	mc.rc, mc.family = sys.identity()
+	return mc, nil
 }
 
 // ReadBatch receives up to len(ms) datagrams into ms and returns how many

@@ -73,6 +73,18 @@ func newConnSys(c syscall.Conn) (connSys, error) {
 	return connSys{rc: rc, family: family, st: newConnState()}, nil
 }
 
+// identity returns the RawConn and the portable address family
+// (familyIPv4, familyIPv6 or 0) for Conn's rc and family fields.
+func (s *connSys) identity() (syscall.RawConn, int) {
+	switch s.family {
+	case unix.AF_INET:
+		return s.rc, familyIPv4
+	case unix.AF_INET6:
+		return s.rc, familyIPv6
+	}
+	return s.rc, 0
+}
+
 // connBatch is the state of one ReadBatch or WriteBatch call: the kernel
 // headers, iovecs and socket-address buffers, plus the call's inputs and
 // outputs. connBatches are pooled, so a call in the steady state allocates
