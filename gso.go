@@ -4,6 +4,7 @@ package mmsg
 
 import (
 	"io"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -191,3 +192,22 @@ func (b *connBatch) writeSplit(fd int) bool {
 	b.start, b.end = b.sent, b.sent
 	return true
 }
+
+// connState is the mutable state of a Conn, shared by its calls.
+type connState struct {
+	gsoOff atomic.Bool // UDP_SEGMENT messages are split into plain datagrams
+}
+
+func newConnState() *connState {
+	st := new(connState)
+	st.gsoOff.Store(!gsoAvailable)
+	return st
+}
+
+// GSODisabled reports whether the Conn sends UDP_SEGMENT messages
+// (AppendSegmentSize) as plain datagrams, one per segment: always on
+// FreeBSD; on Linux, once the kernel or the device refused GSO (EIO,
+// EINVAL, ENOPROTOOPT or EOPNOTSUPP for such a message, where a plain
+// datagram then went through). The message that met the refusal is sent
+// that way too, so nothing is lost or sent twice.
+func (c *Conn) GSODisabled() bool { return c.sys.st.gsoOff.Load() }
