@@ -494,3 +494,29 @@ func segmentSize(oob []byte) (size, start, end int, ok bool) {
 	}
 	return 0, 0, 0, false
 }
+
+// BUG(control): What each OS can do with control messages differs; mmsg
+// has the same API everywhere and says so at run time (errors matching
+// errors.ErrUnsupported from the Set methods) or by building nothing:
+//
+//   - UDP GRO (SetGRO) and the drop counter (SetReceiveDropCounter) exist
+//     on Linux only. UDP GSO too: elsewhere Conn.WriteBatch splits a
+//     UDP_SEGMENT message into plain datagrams itself.
+//   - IPv4 TOS cannot be received on OpenBSD, NetBSD, DragonFly and AIX
+//     (no IP_RECVTOS; SetReceiveTOS works on an AF_INET6 socket only), and
+//     AppendIPv4TOS appends nothing there and on Solaris and illumos.
+//   - AppendPacketInfo appends nothing for an IPv4 source on NetBSD,
+//     DragonFly and AIX; FreeBSD and OpenBSD (IP_SENDSRCADDR) ignore its
+//     ifIndex. AIX has no receive timestamps.
+//   - Control.ReplySrc is the kernel's own reply address (ipi_spec_dst)
+//     only for IPv4 on an AF_INET socket on Linux, Solaris and illumos
+//     (and darwin, when it fills ipi_spec_dst). Elsewhere, and for IPv6 or
+//     an AF_INET6 socket, it is the header destination, so a datagram to
+//     a subnet's broadcast address has that address as ReplySrc, which a
+//     reply cannot be sent from (the kernel refuses it).
+//   - Under MSG_CTRUNC Linux cuts the last control message that fits in
+//     part; FreeBSD copies whole messages only and drops the rest.
+//   - Windows, js, wasip1 and plan9: no control message is decoded or
+//     built; the Set methods report errors.ErrUnsupported, and
+//     AppendIPv4TOS, AppendIPv6TrafficClass and AppendPacketInfo append
+//     nothing.
