@@ -22,8 +22,9 @@ import (
 // (UDP_SEGMENT, UDP_GRO, IP_TOS as an int, IPV6_TCLASS, IP_PKTINFO,
 // IPV6_PKTINFO) byte for byte between target and host, so on a big-endian
 // target their integers reach the host kernel, and come back from it,
-// byte-swapped; and it does not implement setsockopt(SO_TIMESTAMPNS,
-// SO_TIMESTAMPNS_NEW, SO_RXQ_OVFL): ENOPROTOOPT. The parser's big-endian
+// byte-swapped; it does not implement setsockopt(SO_TIMESTAMPNS,
+// SO_TIMESTAMPNS_NEW, SO_RXQ_OVFL): ENOPROTOOPT; and it may cut the last
+// control message into a short OOB without setting MSG_CTRUNC. The parser's big-endian
 // and 32-bit decoding is covered by control_test.go, which runs there.
 
 func skipIfQEMUSwapsCmsg(t *testing.T) {
@@ -678,7 +679,12 @@ func TestControlTruncatedLoopback(t *testing.T) {
 			in[0].OOB = in[0].OOB[:last+cmsgHdrLen]
 			connReadAll(t, r, in, 1, func(m *Message) {
 				ctlCapture(t, "ctrunc-last-"+f.name, m.OOB[:m.NN])
-				if err := m.Control(&ctl); err != ErrControlTruncated {
+				err := m.Control(&ctl)
+				if underQEMU() && m.Flags&unix.MSG_CTRUNC == 0 && errors.Is(err, ErrMalformedControl) {
+					// qemu-user cuts the message without setting
+					// MSG_CTRUNC: malformed, and still no field.
+					t.Logf("qemu-user: no MSG_CTRUNC for a cut message: %v", err)
+				} else if err != ErrControlTruncated {
 					t.Errorf("OOB of %d bytes (the last message at %d): Control = %v, want ErrControlTruncated", len(m.OOB), last, err)
 				}
 				// Timestamps differ from datagram to datagram: compare
