@@ -167,14 +167,12 @@ type sendMsg struct {
 	level, typ, size int
 }
 
-// Portable protocol numbers (the same on every OS) and the type of the
-// UDP_SEGMENT control message AppendSegmentSize writes: Linux's number,
-// on every OS (control_linux.go checks it against x/sys). Where the
+// The level (IPPROTO_UDP, the same on every OS) and type of the
+// UDP_SEGMENT control message AppendSegmentSize writes: Linux's numbers,
+// on every OS (control_linux.go checks them against x/sys). Where the
 // kernel has no UDP GSO, Conn.WriteBatch splits such messages itself.
 const (
-	protoIP    = 0
 	protoUDP   = 17
-	protoIPv6  = 41
 	udpSegment = 103
 )
 
