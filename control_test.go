@@ -499,3 +499,15 @@ func FuzzSegments(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxOOBSize: every option on at once fits in MaxOOBSize on this OS
+// and architecture, for either family.
+func TestMaxOOBSize(t *testing.T) {
+	n4, n6 := 0, 0
+	for _, o := range rxOptions {
+		n4, n6 = n4+o.oob4, n6+o.oob6
+	}
+	if n4 > MaxOOBSize || n6 > MaxOOBSize {
+		t.Errorf("all options need %d (IPv4) and %d (IPv6) bytes, MaxOOBSize is %d", n4, n6, MaxOOBSize)
+	}
+}

@@ -701,3 +701,35 @@ func TestControlTruncatedLoopback(t *testing.T) {
 		})
 	}
 }
+
+// TestSetListOrNext: an orNext socket option falls back to the next one
+// when the kernel refuses it, and skips it when it works.
+func TestSetListOrNext(t *testing.T) {
+	c := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	const bogus = 0x7ff0 // no such SOL_SOCKET option
+	get := func() int {
+		v := -1
+		connControl(t, c, func(fd int) (err error) {
+			v, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP)
+			return err
+		})
+		return v
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(list []sockopt, v int) (err error) {
+		rc.Control(func(fd uintptr) { err = setList(fd, list, v) })
+		return err
+	}
+	if err := run([]sockopt{{unix.SOL_SOCKET, bogus, true}, {unix.SOL_SOCKET, unix.SO_TIMESTAMP, false}}, 1); err != nil || get() == 0 {
+		t.Errorf("fallback: %v, SO_TIMESTAMP = %d", err, get())
+	}
+	if err := run([]sockopt{{unix.SOL_SOCKET, unix.SO_TIMESTAMP, true}, {unix.SOL_SOCKET, bogus, false}}, 0); err != nil || get() != 0 {
+		t.Errorf("skip: %v, SO_TIMESTAMP = %d", err, get())
+	}
+	if err := run([]sockopt{{unix.SOL_SOCKET, bogus, false}}, 1); err == nil {
+		t.Error("a refused option gave no error")
+	}
+}
