@@ -1,6 +1,7 @@
 package mmsg
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -103,6 +104,34 @@ func TestUnsupportedOptions(t *testing.T) {
 		}
 		if c.OOBSize() != 0 {
 			t.Errorf("%s: OOBSize %d after unsupported options", f.name, c.OOBSize())
+		}
+	}
+}
+
+// TestParseControlSockaddrDL: IP_RECVIF fills IfIndex only from a
+// sockaddr_dl consistent with its own length and family.
+func TestParseControlSockaddrDL(t *testing.T) {
+	// lo0 as ip_savecontrol sends it: sdl_len 11, AF_LINK, index 2,
+	// IFT_LOOP, a 3-byte name, no address.
+	good := []byte{11, unix.AF_LINK, 0, 0, 24, 3, 0, 0, 'l', 'o', '0'}
+	ne.PutUint16(good[2:], 2)
+	var c Control
+	if err := ParseControl(refCmsg(unix.IPPROTO_IP, unix.IP_RECVIF, good), &c); err != nil || c.IfIndex != 2 {
+		t.Fatalf("lo0: IfIndex %d, %v", c.IfIndex, err)
+	}
+	bad := map[string]func(b []byte) []byte{
+		"sdl_len past the payload": func(b []byte) []byte { b[0] = 12; return b },
+		"sdl_len below 8":          func(b []byte) []byte { b[0] = 7; return b },
+		"not AF_LINK":              func(b []byte) []byte { b[1] = unix.AF_INET; return b },
+		"name past sdl_len":        func(b []byte) []byte { b[5] = 4; return b },
+		"address past sdl_len":     func(b []byte) []byte { b[6] = 1; return b },
+	}
+	for name, mangle := range bad {
+		b := mangle(bytes.Clone(good))
+		var ce *ControlError
+		err := ParseControl(refCmsg(unix.IPPROTO_IP, unix.IP_RECVIF, b), &c)
+		if !errors.As(err, &ce) || ce.Reason != reasonSockaddr || c.IfIndex != 0 {
+			t.Errorf("%s: IfIndex %d, %v; want %q", name, c.IfIndex, err, reasonSockaddr)
 		}
 	}
 }
