@@ -24,8 +24,10 @@ var (
 	sendSrc6    = sendMsg{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo}
 )
 
-// sdlMinSize is the fixed part of struct sockaddr_dl (offsetof sdl_data);
-// IP_RECVIF sends sdl_len bytes of it, at most a sockaddr_dl.
+// sdlMinSize is the fixed part of struct sockaddr_dl (offsetof sdl_data).
+// IP_RECVIF sends sdl_len bytes of the interface's link address, which
+// can pass sizeof(struct sockaddr_dl) for a long name: OOBSize leaves 32
+// bytes more, as FreeBSD's ip_savecontrol does.
 const (
 	sdlMinSize = 8
 	afLink     = unix.AF_LINK
@@ -44,7 +46,7 @@ var rxOptions = [numOpts]rxOption{
 		name: "packet info (IP_RECVDSTADDR, IP_RECVIF, IPV6_RECVPKTINFO)",
 		v4:   []sockopt{{unix.IPPROTO_IP, unix.IP_RECVDSTADDR, false}, {unix.IPPROTO_IP, unix.IP_RECVIF, false}},
 		v6:   []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false}},
-		oob4: cmsgSpace(4) + cmsgSpace(unix.SizeofSockaddrDatalink), oob6: cmsgSpace(unix.SizeofInet6Pktinfo),
+		oob4: cmsgSpace(4) + cmsgSpace(unix.SizeofSockaddrDatalink+32), oob6: cmsgSpace(unix.SizeofInet6Pktinfo),
 	},
 	optTimestamps: {
 		name: "timestamps (SO_TIMESTAMP)",
