@@ -1,157 +1,80 @@
 package mmsg
 
 import (
-	"errors"
-	"fmt"
-	"net/netip"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// FreeBSD control messages: IPv4 TOS arrives as IP_RECVTOS with a 1-byte
-// payload and is sent as a 1-byte IP_TOS; the IPv4 destination as
-// IP_RECVDSTADDR (a 4-byte struct in_addr, no interface), the interface as
-// IP_RECVIF (a struct sockaddr_dl); the source of a send is chosen with
-// IP_SENDSRCADDR (struct in_addr). SO_TIMESTAMP gives SCM_TIMESTAMP (a
-// struct timeval), SO_BINTIME SCM_BINTIME (struct bintime) and
-// SO_TS_CLOCK=SO_TS_REALTIME SCM_REALTIME (a struct timespec). There is no
-// UDP GRO or GSO and no drop counter.
+// FreeBSD control messages [sys/netinet/ip_input.c ip_savecontrol,
+// sys/netinet6/ip6_input.c ip6_savecontrol_v4, sys/netinet/udp_usrreq.c]:
+// IPv4 TOS arrives as IP_RECVTOS with a 1-byte payload and is sent as a
+// 1-byte IP_TOS (udp_output takes only a u_char); the IPv4 destination as
+// IP_RECVDSTADDR (a struct in_addr, no interface), the interface as
+// IP_RECVIF (a struct sockaddr_dl of sdl_len bytes); the source of a send
+// is chosen with IP_SENDSRCADDR (struct in_addr). An AF_INET6 socket
+// reports IPv4 datagrams with the IPv6 messages (IPV6_PKTINFO with a
+// v4-mapped address, IPV6_TCLASS with the TOS). SO_TIMESTAMP gives
+// SCM_TIMESTAMP (a struct timeval), SO_TS_CLOCK SCM_REALTIME (struct
+// timespec) or SCM_BINTIME (struct bintime). There is no UDP GRO or GSO
+// and no drop counter.
 
-const (
-	// udpSegment is the type of the UDP_SEGMENT control message
-	// AppendSegmentSize writes: Linux's number. FreeBSD has no GSO; the
-	// Conn always splits such a message into plain datagrams itself.
-	udpSegment = 103
+// sizeofBintime is the size of struct bintime { time_t sec; uint64_t
+// frac; }: 12 bytes on i386 (32-bit time_t, uint64 aligned to 4), 16
+// elsewhere.
+const sizeofBintime = int(unsafe.Sizeof(struct {
+	sec  [timeTSize]byte
+	frac uint64
+}{}))
 
-	// ipTOSSendSize is the size of the IP_TOS payload AppendTOS writes:
-	// FreeBSD's udp_output takes only a u_char.
-	ipTOSSendSize = 1
+var cmsgTypes = [...]cmsgType{
+	{unix.IPPROTO_IP, unix.IP_RECVTOS, kindTOSByte, 1},
+	{unix.IPPROTO_IP, unix.IP_RECVDSTADDR, kindDstAddr4, 4},
+	{unix.IPPROTO_IP, unix.IP_RECVIF, kindSockaddrDL, sdlMinSize},
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, kindTOSInt, 4},
+	{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, kindPktinfo6, unix.SizeofInet6Pktinfo},
+	{unix.SOL_SOCKET, unix.SCM_TIMESTAMP, kindTimeval, sizeofTimeval},
+	{unix.SOL_SOCKET, unix.SCM_REALTIME, kindTimespec, sizeofTimespec},
+	{unix.SOL_SOCKET, unix.SCM_BINTIME, kindBintime, sizeofBintime},
+}
 
-	// ipv4SendSrcType is the control message that picks the source of
-	// an IPv4 send.
-	ipv4SendSrcType = unix.IP_SENDSRCADDR
+var (
+	sendTOS4    = sendMsg{unix.IPPROTO_IP, unix.IP_TOS, 1}
+	sendTClass6 = sendMsg{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4}
+	sendSrc4    = sendMsg{unix.IPPROTO_IP, unix.IP_SENDSRCADDR, 4}
+	sendSrc6    = sendMsg{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo}
 )
 
-// Sizes of the time fields of the kernel's structures on this GOARCH
-// (time_t is 32-bit on i386 only).
+// sdlMinSize is the fixed part of struct sockaddr_dl (offsetof sdl_data),
+// and sdlMaxSize the most IP_RECVIF sends: ip_savecontrol copies at most
+// a sockaddr_dl and 32 bytes more.
 const (
-	timeTSize   = int(unsafe.Sizeof(unix.Timeval{}.Sec))
-	timevalSize = int(unsafe.Sizeof(unix.Timeval{}))
-	usecOff     = int(unsafe.Offsetof(unix.Timeval{}.Usec))
-	usecSize    = int(unsafe.Sizeof(unix.Timeval{}.Usec))
-	timespecLen = int(unsafe.Sizeof(unix.Timespec{}))
-	nsecOff     = int(unsafe.Offsetof(unix.Timespec{}.Nsec))
-	nsecSize    = int(unsafe.Sizeof(unix.Timespec{}.Nsec))
-	// struct bintime { time_t sec; uint64_t frac; }
-	bintimeFracOff = timeTSize
-	bintimeSize    = (timeTSize + 8 + unix.SizeofLong - 1) &^ (unix.SizeofLong - 1)
+	sdlMinSize = 8
+	sdlMaxSize = unix.SizeofSockaddrDatalink + 32
+	afLink     = unix.AF_LINK
 )
 
-// parseCmsg decodes one control message into c. It returns "" when the
-// message is decoded or unknown, or why its payload does not fit.
-func parseCmsg(level, typ int, data []byte, c *Control) string {
-	switch level {
-	case unix.IPPROTO_IP:
-		switch typ {
-		case unix.IP_RECVTOS:
-			return parseTOS(data, c)
-		case unix.IP_RECVDSTADDR:
-			if len(data) != 4 {
-				return reasonSize
-			}
-			c.Dst = netip.AddrFrom4([4]byte(data))
-		case unix.IP_RECVIF:
-			// struct sockaddr_dl { u_char sdl_len; u_char
-			// sdl_family; u_short sdl_index; ... }
-			if len(data) < 4 {
-				return reasonSize
-			}
-			c.IfIndex = int(ne.Uint16(data[2:]))
-		}
-	case unix.IPPROTO_IPV6:
-		switch typ {
-		case unix.IPV6_TCLASS:
-			return parseTOS(data, c)
-		case unix.IPV6_PKTINFO:
-			return parseInet6Pktinfo(data, c)
-		}
-	case unix.SOL_SOCKET:
-		switch typ {
-		case unix.SCM_TIMESTAMP:
-			if len(data) != timevalSize {
-				return reasonSize
-			}
-			c.Timestamp = time.Unix(readInt(data, timeTSize), 1000*readInt(data[usecOff:], usecSize))
-		case unix.SCM_REALTIME:
-			if len(data) != timespecLen {
-				return reasonSize
-			}
-			c.Timestamp = time.Unix(readInt(data, timeTSize), readInt(data[nsecOff:], nsecSize))
-		case unix.SCM_BINTIME:
-			if len(data) != bintimeSize {
-				return reasonSize
-			}
-			frac := ne.Uint64(data[bintimeFracOff:])
-			c.Timestamp = time.Unix(readInt(data, timeTSize), int64((1e9*(frac>>32))>>32))
-		}
-	}
-	return ""
+var rxOptions = [numOpts]rxOption{
+	optGRO:   {name: "UDP GRO"},
+	optDrops: {name: "drop counter (SO_RXQ_OVFL)"},
+	optTOS: {
+		name: "TOS (IP_RECVTOS, IPV6_RECVTCLASS)",
+		v4:   []sockopt{{unix.IPPROTO_IP, unix.IP_RECVTOS, false}},
+		v6:   []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, false}},
+		oob4: cmsgSpace(1), oob6: cmsgSpace(4),
+	},
+	optPacketInfo: {
+		name: "packet info (IP_RECVDSTADDR, IP_RECVIF, IPV6_RECVPKTINFO)",
+		v4:   []sockopt{{unix.IPPROTO_IP, unix.IP_RECVDSTADDR, false}, {unix.IPPROTO_IP, unix.IP_RECVIF, false}},
+		v6:   []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false}},
+		oob4: cmsgSpace(4) + cmsgSpace(sdlMaxSize), oob6: cmsgSpace(unix.SizeofInet6Pktinfo),
+	},
+	optTimestamps: {
+		name: "timestamps (SO_TIMESTAMP)",
+		v4:   []sockopt{{unix.SOL_SOCKET, unix.SO_TIMESTAMP, false}},
+		v6:   []sockopt{{unix.SOL_SOCKET, unix.SO_TIMESTAMP, false}},
+		oob4: cmsgSpace(max(sizeofTimeval, sizeofTimespec, sizeofBintime)),
+		oob6: cmsgSpace(max(sizeofTimeval, sizeofTimespec, sizeofBintime)),
+	},
 }
 
-// appendInet4PacketInfo appends IP_SENDSRCADDR; FreeBSD has no way to
-// choose the interface of an IPv4 send per message.
-func appendInet4PacketInfo(oob []byte, src [4]byte, ifIndex int) []byte {
-	oob, data := appendCmsg(oob, unix.IPPROTO_IP, ipv4SendSrcType, 4)
-	copy(data, src[:])
-	return oob
-}
-
-// setOption turns a receive option on or off on the socket fd of the
-// given family (AF_INET, AF_INET6 or 0 for another one).
-func setOption(fd, family, opt int, on bool) error {
-	v := 0
-	if on {
-		v = 1
-	}
-	switch opt {
-	case optGRO:
-		return fmt.Errorf("mmsg: UDP GRO: %w on freebsd", errors.ErrUnsupported)
-	case optDrops:
-		return fmt.Errorf("mmsg: drop counter (SO_RXQ_OVFL): %w on freebsd", errors.ErrUnsupported)
-	case optTOS:
-		return setFamily(fd, family, v,
-			sockopt{unix.IPPROTO_IP, unix.IP_RECVTOS}, sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS}, true)
-	case optPacketInfo:
-		if err := setFamily(fd, family, v,
-			sockopt{unix.IPPROTO_IP, unix.IP_RECVDSTADDR}, sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO}, true); err != nil {
-			return err
-		}
-		if family != unix.AF_INET6 {
-			return setsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVIF, v)
-		}
-		setsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVIF, v) // best effort, as above
-		return nil
-	case optTimestamps:
-		return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP, v)
-	}
-	return unix.EINVAL
-}
-
-// oobSize is the OOB buffer size the options in opts need on a socket of
-// the given family.
-func oobSize(opts uint32, family int) int {
-	n := 0
-	if opts&optTOS != 0 {
-		n += cmsgSpace(4) // IP_RECVTOS (1 byte) or IPV6_TCLASS (int)
-	}
-	if opts&optPacketInfo != 0 {
-		// IPv4: IP_RECVDSTADDR and IP_RECVIF; IPv6: IPV6_PKTINFO.
-		n += max(cmsgSpace(4)+cmsgSpace(unix.SizeofSockaddrDatalink), cmsgSpace(unix.SizeofInet6Pktinfo))
-	}
-	if opts&optTimestamps != 0 {
-		n += cmsgSpace(max(timevalSize, timespecLen, bintimeSize))
-	}
-	return n
-}

@@ -1,158 +1,82 @@
 package mmsg
 
-import (
-	"net/netip"
-	"time"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
+// Linux (and Android) control messages [net/ipv4/ip_sockglue.c,
+// net/ipv6/datagram.c, net/core/sock.c, include/net/udp.h]: UDP_GRO sends
+// an int; IP_TOS arrives as one byte (ip_cmsg_recv_tos) and is sent as an
+// int; IPV6_TCLASS an int; IP_PKTINFO a struct in_pktinfo (12 bytes);
+// IPV6_PKTINFO a struct in6_pktinfo (20); SO_TIMESTAMPNS_OLD and
+// SO_TIMESTAMP_OLD the native struct timespec and timeval (two longs: 8
+// bytes on 32-bit ABIs, 16 on 64-bit), the _NEW types (Linux 5.1+) two
+// 64-bit fields on every ABI; SO_RXQ_OVFL a __u32.
 
-// Linux control messages: UDP_GRO carries an int; IP_TOS arrives as one
-// byte and is sent as an int; struct in_pktinfo; SO_TIMESTAMPNS gives the
-// native struct timespec (two longs: 8 bytes on 32-bit ABIs, 16 on 64-bit)
-// and SO_TIMESTAMPNS_NEW (Linux 5.1+) two 64-bit fields everywhere;
-// SO_RXQ_OVFL a __u32.
-
-const (
-	// udpSegment is the control message type of UDP GSO.
-	udpSegment = unix.UDP_SEGMENT
-
-	// ipTOSSendSize is the size of the IP_TOS payload AppendTOS writes.
-	ipTOSSendSize = 4
-
-	// ipv4SendSrcType is the control message that picks the source of
-	// an IPv4 send.
-	ipv4SendSrcType = unix.IP_PKTINFO
-)
-
-// parseCmsg decodes one control message into c. It returns "" when the
-// message is decoded or unknown, or why its payload does not fit.
-func parseCmsg(level, typ int, data []byte, c *Control) string {
-	switch level {
-	case unix.SOL_UDP:
-		if typ == unix.UDP_GRO {
-			switch len(data) {
-			case 4:
-				c.SegmentSize = int(ne.Uint32(data))
-			case 2:
-				c.SegmentSize = int(ne.Uint16(data))
-			default:
-				return reasonSize
-			}
-		}
-	case unix.IPPROTO_IP:
-		switch typ {
-		case unix.IP_TOS:
-			return parseTOS(data, c)
-		case unix.IP_PKTINFO:
-			// struct in_pktinfo { int ipi_ifindex; struct in_addr
-			// ipi_spec_dst; struct in_addr ipi_addr; }: ipi_addr
-			// is the destination in the datagram's header.
-			if len(data) != unix.SizeofInet4Pktinfo {
-				return reasonSize
-			}
-			c.IfIndex = int(int32(ne.Uint32(data)))
-			c.Dst = netip.AddrFrom4([4]byte(data[8:12]))
-		}
-	case unix.IPPROTO_IPV6:
-		switch typ {
-		case unix.IPV6_TCLASS:
-			return parseTOS(data, c)
-		case unix.IPV6_PKTINFO:
-			return parseInet6Pktinfo(data, c)
-		}
-	case unix.SOL_SOCKET:
-		switch typ {
-		case unix.SO_TIMESTAMPNS, unix.SO_TIMESTAMPNS_NEW, unix.SO_TIMESTAMP, unix.SO_TIMESTAMP_NEW:
-			// Two longs (the _OLD types on 32-bit ABIs) or two
-			// 64-bit fields: seconds, then ns or µs.
-			var sec, frac int64
-			switch len(data) {
-			case 8:
-				sec, frac = readInt(data, 4), readInt(data[4:], 4)
-			case 16:
-				sec, frac = readInt(data, 8), readInt(data[8:], 8)
-			default:
-				return reasonSize
-			}
-			if typ == unix.SO_TIMESTAMP || typ == unix.SO_TIMESTAMP_NEW {
-				frac *= 1000
-			}
-			c.Timestamp = time.Unix(sec, frac)
-		case unix.SO_RXQ_OVFL:
-			if len(data) != 4 {
-				return reasonSize
-			}
-			c.Drops, c.HasDrops = ne.Uint32(data), true
-		}
-	}
-	return ""
+var cmsgTypes = [...]cmsgType{
+	{unix.SOL_UDP, unix.UDP_GRO, kindGRO, 4},
+	{unix.IPPROTO_IP, unix.IP_TOS, kindTOSByte, 1},
+	{unix.IPPROTO_IP, unix.IP_PKTINFO, kindPktinfo4, unix.SizeofInet4Pktinfo},
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, kindTOSInt, 4},
+	{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, kindPktinfo6, unix.SizeofInet6Pktinfo},
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_OLD, kindTimespec, sizeofTimespec},
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, kindTimespec64, 16},
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP_OLD, kindTimeval, sizeofTimeval},
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP_NEW, kindTimeval64, 16},
+	{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, kindDrops, 4},
 }
 
-// appendInet4PacketInfo appends IP_PKTINFO with ipi_spec_dst = src.
-func appendInet4PacketInfo(oob []byte, src [4]byte, ifIndex int) []byte {
-	oob, data := appendCmsg(oob, unix.IPPROTO_IP, ipv4SendSrcType, unix.SizeofInet4Pktinfo)
-	ne.PutUint32(data, uint32(int32(ifIndex)))
-	copy(data[4:8], src[:])
-	return oob
-}
+// What the builders write: IP_TOS as an int, IPV6_TCLASS an int,
+// IP_PKTINFO (ipi_spec_dst is the source, ipi_ifindex the interface),
+// IPV6_PKTINFO.
+var (
+	sendTOS4    = sendMsg{unix.IPPROTO_IP, unix.IP_TOS, 4}
+	sendTClass6 = sendMsg{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4}
+	sendSrc4    = sendMsg{unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo}
+	sendSrc6    = sendMsg{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo}
+)
 
-// setOption turns a receive option on or off on the socket fd of the
-// given family (AF_INET, AF_INET6 or 0 for another one).
-func setOption(fd, family, opt int, on bool) error {
-	v := 0
-	if on {
-		v = 1
-	}
-	switch opt {
-	case optGRO:
-		return setsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, v)
-	case optTOS:
+var rxOptions = [numOpts]rxOption{
+	optGRO: {
+		name: "UDP GRO (UDP_GRO)",
+		v4:   []sockopt{{unix.SOL_UDP, unix.UDP_GRO, false}},
+		v6:   []sockopt{{unix.SOL_UDP, unix.UDP_GRO, false}},
+		oob4: cmsgSpace(4), oob6: cmsgSpace(4),
+	},
+	optTOS: {
+		name: "TOS (IP_RECVTOS, IPV6_RECVTCLASS)",
+		v4:   []sockopt{{unix.IPPROTO_IP, unix.IP_RECVTOS, false}},
+		v6:   []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, false}},
 		// An AF_INET6 socket takes IP_RECVTOS too, for the IPv4
-		// datagrams it receives as v4-mapped.
-		return setFamily(fd, family, v,
-			sockopt{unix.IPPROTO_IP, unix.IP_RECVTOS}, sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS}, true)
-	case optPacketInfo:
+		// datagrams it receives as v4-mapped (then IP_TOS arrives).
+		mapped: []sockopt{{unix.IPPROTO_IP, unix.IP_RECVTOS, false}},
+		oob4:   cmsgSpace(1), oob6: cmsgSpace(4),
+	},
+	optPacketInfo: {
+		name: "packet info (IP_PKTINFO, IPV6_RECVPKTINFO)",
+		v4:   []sockopt{{unix.IPPROTO_IP, unix.IP_PKTINFO, false}},
 		// IPV6_RECVPKTINFO covers IPv4 datagrams too (v4-mapped).
-		return setFamily(fd, family, v,
-			sockopt{unix.IPPROTO_IP, unix.IP_PKTINFO}, sockopt{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO}, false)
-	case optTimestamps:
-		// On 32-bit ABIs the old struct timespec ends in 2038: ask
-		// for the 64-bit one (Linux 5.1+) first.
-		if on && unix.SizeofPtr == 4 {
-			if setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, 1) == nil {
-				return nil
-			}
-		}
-		return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, v)
-	case optDrops:
-		return setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, v)
-	}
-	return unix.EINVAL
+		v6:   []sockopt{{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false}},
+		oob4: cmsgSpace(unix.SizeofInet4Pktinfo), oob6: cmsgSpace(unix.SizeofInet6Pktinfo),
+	},
+	optTimestamps: {
+		// The old struct timespec ends in 2038 on 32-bit ABIs: ask for
+		// the 64-bit one (Linux 5.1+) first, on every ABI alike.
+		name: "timestamps (SO_TIMESTAMPNS)",
+		v4:   []sockopt{{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, true}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, false}},
+		v6:   []sockopt{{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_NEW, true}, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, false}},
+		oob4: cmsgSpace(16), oob6: cmsgSpace(16),
+	},
+	optDrops: {
+		name: "drop counter (SO_RXQ_OVFL)",
+		v4:   []sockopt{{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, false}},
+		v6:   []sockopt{{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, false}},
+		oob4: cmsgSpace(4), oob6: cmsgSpace(4),
+	},
 }
 
-// oobSize is the OOB buffer size the options in opts need on a socket of
-// the given family.
-func oobSize(opts uint32, family int) int {
-	n := 0
-	if opts&optGRO != 0 {
-		n += cmsgSpace(4)
-	}
-	if opts&optTOS != 0 {
-		n += cmsgSpace(4) // IP_TOS (1 byte) or IPV6_TCLASS (int)
-	}
-	if opts&optPacketInfo != 0 {
-		if family == unix.AF_INET6 {
-			n += cmsgSpace(unix.SizeofInet6Pktinfo)
-		} else {
-			n += cmsgSpace(unix.SizeofInet4Pktinfo)
-		}
-	}
-	if opts&optTimestamps != 0 {
-		n += cmsgSpace(16)
-	}
-	if opts&optDrops != 0 {
-		n += cmsgSpace(4)
-	}
-	return n
-}
+// afLink is AF_LINK for struct sockaddr_dl: Linux sends none.
+const afLink = 0
+
+
+// AppendSegmentSize writes Linux's UDP_SEGMENT on every OS.
+var _ = [1]struct{}{}[unix.UDP_SEGMENT-udpSegment]
+var _ = [1]struct{}{}[unix.SOL_UDP-protoUDP]

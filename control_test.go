@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -44,8 +45,8 @@ func nativeUint32(v uint32) []byte { return ne.AppendUint32(nil, v) }
 
 func TestAppendBuilders(t *testing.T) {
 	ipTOS := []byte{0xb9}
-	if ipTOSSendSize == 4 {
-		ipTOS = nativeUint32(0xb9)
+	if runtime.GOOS == "linux" {
+		ipTOS = nativeUint32(0xb9) // Linux takes an int, FreeBSD only a u_char
 	}
 	in6 := func(a netip.Addr, ifIndex uint32) []byte {
 		b := a.As16()
@@ -60,6 +61,8 @@ func TestAppendBuilders(t *testing.T) {
 		{"TOS/4", AppendTOS(nil, netip.MustParseAddr("192.0.2.1"), 0xb9), refCmsg(unix.IPPROTO_IP, unix.IP_TOS, ipTOS)},
 		{"TOS/4in6", AppendTOS(nil, netip.MustParseAddr("::ffff:192.0.2.1"), 0xb9), refCmsg(unix.IPPROTO_IP, unix.IP_TOS, ipTOS)},
 		{"TOS/6", AppendTOS(nil, netip.MustParseAddr("2001:db8::1"), 0xb9), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(0xb9))},
+		{"IPv4TOS", AppendIPv4TOS(nil, 0xb9), refCmsg(unix.IPPROTO_IP, unix.IP_TOS, ipTOS)},
+		{"IPv6TrafficClass", AppendIPv6TrafficClass(nil, 0xb9), refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(0xb9))},
 		{"PacketInfo/6", AppendPacketInfo(nil, netip.MustParseAddr("2001:db8::2"), 7),
 			refCmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, in6(netip.MustParseAddr("2001:db8::2"), 7))},
 		{"PacketInfo/zero", AppendPacketInfo(nil, netip.Addr{}, 7), nil},
@@ -74,11 +77,13 @@ func TestAppendBuilders(t *testing.T) {
 			t.Errorf("%s:\n got %x\nwant %x", tt.name, tt.got, tt.want)
 		}
 	}
-	// The IPv4 packet info differs per OS: check it by its parse.
-	oob := AppendPacketInfo(nil, netip.MustParseAddr("127.0.0.2"), 1)
-	data, start, end, ok := cmsgFind(oob, unix.IPPROTO_IP, ipv4SendSrcType)
-	if !ok || start != 0 || end != len(oob) || !bytes.Contains(data, []byte{127, 0, 0, 2}) {
-		t.Errorf("IPv4 packet info %x: %x %d %d %v", oob, data, start, end, ok)
+	// The IPv4 packet info differs per OS.
+	want4 := refCmsg(unix.IPPROTO_IP, ipv4SrcType, []byte{127, 0, 0, 2})
+	if runtime.GOOS == "linux" {
+		want4 = refCmsg(unix.IPPROTO_IP, ipv4SrcType, append(nativeUint32(1), 127, 0, 0, 2, 0, 0, 0, 0))
+	}
+	if got := AppendPacketInfo(nil, netip.MustParseAddr("127.0.0.2"), 1); !bytes.Equal(got, want4) {
+		t.Errorf("IPv4 packet info:\n got %x\nwant %x", got, want4)
 	}
 	if size, _, _, ok := segmentSize(AppendTOS(AppendSegmentSize(nil, 1200), netip.IPv4Unspecified(), 0)); !ok || size != 1200 {
 		t.Errorf("segmentSize = %d, %v", size, ok)
@@ -114,7 +119,7 @@ func TestParseControl(t *testing.T) {
 	if err := ParseControl(oob, &c); err != nil {
 		t.Fatal(err)
 	}
-	want := Control{TOS: 0x2e, HasTOS: true, Dst: netip.MustParseAddr("2001:db8::9"), IfIndex: 3}
+	want := Control{TOS: 0x2e, HasTOS: true, Dst: netip.MustParseAddr("2001:db8::9"), ReplySrc: netip.MustParseAddr("2001:db8::9"), IfIndex: 3}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v, want %+v", c, want)
 	}
@@ -200,6 +205,150 @@ func TestMessageControlTruncated(t *testing.T) {
 	}
 }
 
+// TestControlTruncatedNoMadeUpFields: under MSG_CTRUNC, the fields of the
+// control messages that arrived whole are kept, and none comes from the
+// cut one, whichever way the kernel cut it: Linux's put_cmsg shortens the
+// last message's cmsg_len to what fits (a 16-byte timestamp arrives as 8
+// bytes), a 4.4BSD-style copy leaves a cmsg_len past the end.
+func TestControlTruncatedNoMadeUpFields(t *testing.T) {
+	tclass := refCmsg(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, nativeUint32(0x2e))
+	for _, ts := range timestampTypes() {
+		whole := refCmsg(unix.SOL_SOCKET, int32(ts.typ), make([]byte, ts.size))
+		// Cut to half its payload, as Linux does: cmsg_len = what fits.
+		cut := refCmsg(unix.SOL_SOCKET, int32(ts.typ), bytes.Repeat([]byte{0x11}, ts.size/2))[:unix.CmsgLen(ts.size/2)]
+		// Cut with its real cmsg_len: past the end of the buffer.
+		past := whole[:unix.CmsgLen(ts.size/2)]
+		for _, tail := range [][]byte{cut, past} {
+			m := Message{OOB: append(bytes.Clone(tclass), tail...), Flags: unix.MSG_CTRUNC}
+			m.NN = len(m.OOB)
+			var c Control
+			if err := m.Control(&c); err != ErrControlTruncated {
+				t.Errorf("%s cut to %d bytes: Control = %v, want ErrControlTruncated", ts.name, len(tail), err)
+			}
+			if !c.Timestamp.IsZero() {
+				t.Errorf("%s cut to %d bytes: made-up timestamp %v", ts.name, len(tail), c.Timestamp)
+			}
+			if !c.HasTOS || c.TOS != 0x2e {
+				t.Errorf("%s cut: the whole IPV6_TCLASS before it was lost: %+v", ts.name, c)
+			}
+			// Without MSG_CTRUNC the same bytes are malformed.
+			m.Flags = 0
+			if err := m.Control(&c); !errors.Is(err, ErrMalformedControl) || !c.Timestamp.IsZero() {
+				t.Errorf("%s cut, no MSG_CTRUNC: %v, %v", ts.name, err, c.Timestamp)
+			}
+		}
+	}
+}
+
+// cmsgCase is a control message type this OS sends, with the size its
+// payload has on this OS and ABI, worked out here from the kernel's
+// declarations independently of the package's tables.
+type cmsgCase struct {
+	name       string
+	level, typ int
+	size       int
+	filled     func(*Control) bool // whether a field was set
+}
+
+func hasTimestamp(c *Control) bool { return !c.Timestamp.IsZero() }
+
+func timestampTypes() []cmsgCase {
+	var out []cmsgCase
+	for _, k := range knownCmsgs() {
+		if k.level == unix.SOL_SOCKET && k.typ != rxqOvflType {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// TestParseControlSizes is the audit of issue 8: every control message
+// type the parser knows fills its field only from a payload of its exact
+// size on this ABI; any other size is malformed and fills nothing. It
+// runs on every architecture of the CI (32- and 64-bit, big-endian).
+func TestParseControlSizes(t *testing.T) {
+	known := knownCmsgs()
+	if len(known) != len(cmsgTypes) {
+		t.Errorf("the test knows %d types, the parser %d", len(known), len(cmsgTypes))
+	}
+	for _, k := range known {
+		for n := 0; n <= 40; n++ {
+			payload := make([]byte, n)
+			for i := range payload {
+				payload[i] = byte(0x41 + i) // non-zero everywhere
+			}
+			if k.size == sdlFixed && n >= 8 {
+				// A consistent sockaddr_dl: sdl_len = n, AF_LINK.
+				payload[0], payload[1], payload[5], payload[6], payload[7] = byte(n), byte(afLink), 0, 0, 0
+			}
+			var c Control
+			err := ParseControl(refCmsg(int32(k.level), int32(k.typ), payload), &c)
+			ok := n == k.size || (k.size == sdlFixed && n >= 8)
+			if ok {
+				if err != nil || !k.filled(&c) {
+					t.Errorf("%s with %d bytes (its size): %v, %+v", k.name, n, err, c)
+				}
+				continue
+			}
+			var ce *ControlError
+			if !errors.As(err, &ce) || ce.Reason != reasonSize {
+				t.Errorf("%s with %d bytes (size %d): err = %v, want %q", k.name, n, k.size, err, reasonSize)
+			}
+			if c != (Control{}) {
+				t.Errorf("%s with %d bytes (size %d): fields filled from a malformed message: %+v", k.name, n, k.size, c)
+			}
+		}
+	}
+}
+
+// TestParseControlReplySrc: what a sticky-source reply needs, from
+// crafted packet info.
+func TestParseControlReplySrc(t *testing.T) {
+	ip := netip.MustParseAddr
+	tests := []struct {
+		name          string
+		oob           []byte
+		dst, replySrc netip.Addr
+	}{
+		{"IPv6 unicast", pktinfo6(ip("2001:db8::1"), 2), ip("2001:db8::1"), ip("2001:db8::1")},
+		{"IPv6 multicast", pktinfo6(ip("ff02::1"), 2), ip("ff02::1"), netip.Addr{}},
+		{"v4-mapped unicast", pktinfo6(ip("::ffff:192.0.2.1"), 2), ip("::ffff:192.0.2.1"), ip("::ffff:192.0.2.1")},
+		{"v4-mapped broadcast", pktinfo6(ip("::ffff:255.255.255.255"), 2), ip("::ffff:255.255.255.255"), netip.Addr{}},
+		{"v4-mapped multicast", pktinfo6(ip("::ffff:224.0.0.251"), 2), ip("::ffff:224.0.0.251"), netip.Addr{}},
+	}
+	tests = append(tests, replySrcCases()...)
+	for _, tt := range tests {
+		var c Control
+		if err := ParseControl(tt.oob, &c); err != nil || c.Dst != tt.dst || c.ReplySrc != tt.replySrc {
+			t.Errorf("%s: Dst %v, ReplySrc %v (%v); want %v, %v", tt.name, c.Dst, c.ReplySrc, err, tt.dst, tt.replySrc)
+		}
+	}
+}
+
+func pktinfo6(a netip.Addr, ifIndex uint32) []byte {
+	b := a.As16()
+	return refCmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, append(b[:], nativeUint32(ifIndex)...))
+}
+
+// TestSegmentSizeWalker: segmentSize finds UDP_SEGMENT among other
+// messages with the one walker, and gives up on malformed data.
+func TestSegmentSizeWalker(t *testing.T) {
+	oob := AppendIPv6TrafficClass(AppendIPv4TOS(nil, 1), 2)
+	mid := len(oob)
+	oob = AppendSegmentSize(oob, 1200)
+	oob = AppendPacketInfo(oob, netip.MustParseAddr("::1"), 1)
+	size, start, end, ok := segmentSize(oob)
+	if !ok || size != 1200 || start != mid || end != mid+cmsgSpace(2) {
+		t.Errorf("segmentSize = %d [%d, %d) %v; want 1200 [%d, %d)", size, start, end, ok, mid, mid+cmsgSpace(2))
+	}
+	if _, _, _, ok := segmentSize(oob[:mid+cmsgHdrLen]); ok {
+		t.Error("segmentSize accepted a cut UDP_SEGMENT")
+	}
+	if _, _, _, ok := segmentSize(AppendIPv4TOS(nil, 1)); ok {
+		t.Error("segmentSize found a UDP_SEGMENT where there is none")
+	}
+}
+
 func TestSegments(t *testing.T) {
 	buf := []byte("0123456789")
 	tests := []struct {
@@ -277,6 +426,12 @@ func FuzzParseControl(f *testing.F) {
 	f.Add(AppendSegmentSize(nil, 1200))
 	f.Add(AppendTOS(AppendPacketInfo(nil, netip.MustParseAddr("2001:db8::1"), 1), netip.MustParseAddr("::1"), ECNCE))
 	f.Add(refCmsg(unix.IPPROTO_IP, 1, []byte{3}))
+	f.Add(AppendIPv6TrafficClass(AppendIPv4TOS(nil, ECNECT1), ECNCE))
+	for _, k := range knownCmsgs() {
+		// Each known type at its size, and cut to half of it.
+		f.Add(refCmsg(int32(k.level), int32(k.typ), make([]byte, max(k.size, 8))))
+		f.Add(refCmsg(int32(k.level), int32(k.typ), make([]byte, max(k.size, 8)/2))[:unix.CmsgLen(max(k.size, 8)/2)])
+	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, oob []byte) {
 		c := Control{SegmentSize: -5, Dst: netip.IPv6Loopback()}
@@ -339,4 +494,16 @@ func FuzzSegments(f *testing.F) {
 			t.Fatalf("%d segments of %d bytes for %d bytes", n, size, len(buf))
 		}
 	})
+}
+
+// TestMaxOOBSize: every option on at once fits in MaxOOBSize on this OS
+// and architecture, for either family.
+func TestMaxOOBSize(t *testing.T) {
+	n4, n6 := 0, 0
+	for _, o := range rxOptions {
+		n4, n6 = n4+o.oob4, n6+o.oob6
+	}
+	if n4 > MaxOOBSize || n6 > MaxOOBSize {
+		t.Errorf("all options need %d (IPv4) and %d (IPv6) bytes, MaxOOBSize is %d", n4, n6, MaxOOBSize)
+	}
 }

@@ -45,7 +45,7 @@ func ExampleConn_SetGRO() {
 	dst := rconn.LocalAddr().(*net.UDPAddr).AddrPort()
 	payload := bytes.Repeat([]byte("x"), 3500)
 	oob := mmsg.AppendSegmentSize(nil, 1200)
-	oob = mmsg.AppendTOS(oob, dst.Addr(), mmsg.ECNECT0)
+	oob = mmsg.AppendIPv4TOS(oob, mmsg.ECNECT0)
 	out := []mmsg.Message{{Buffers: [][]byte{payload}, OOB: oob, Addr: dst}}
 	if _, err := s.WriteBatch(out, 0); err != nil {
 		log.Fatal(err)
@@ -75,4 +75,58 @@ func ExampleConn_SetGRO() {
 	// 1200 bytes from 127.0.0.1, ECT(0): true
 	// 1200 bytes from 127.0.0.1, ECT(0): true
 	// 1100 bytes from 127.0.0.1, ECT(0): true
+}
+
+// A server bound to the wildcard address answers each request from the
+// address the request was sent to (a sticky source), as a tunnel or QUIC
+// server on a multi-homed host must: SetReceivePacketInfo, then
+// AppendPacketInfo with the received Control's ReplySrc and IfIndex.
+func ExampleControl_replySrc() {
+	server, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer server.Close()
+	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	server.SetDeadline(time.Now().Add(10 * time.Second))
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	s, _ := mmsg.NewConn(server)
+	if err := s.SetReceivePacketInfo(true); err != nil {
+		log.Fatal(err)
+	}
+	port := server.LocalAddr().(*net.UDPAddr).Port
+	if _, err := client.WriteToUDP([]byte("ping"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
+		log.Fatal(err)
+	}
+
+	ms := mmsg.NewMessages(1, 1500, s.OOBSize())
+	if _, err := s.ReadBatch(ms, 0); err != nil {
+		log.Fatal(err)
+	}
+	var ctl mmsg.Control
+	if err := ms[0].Control(&ctl); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("request to", ctl.Dst, "reply from", ctl.ReplySrc)
+	reply := []mmsg.Message{{
+		Buffers: [][]byte{[]byte("pong")},
+		OOB:     mmsg.AppendPacketInfo(nil, ctl.ReplySrc, ctl.IfIndex),
+		Addr:    ms[0].Addr,
+	}}
+	if _, err := s.WriteBatch(reply, 0); err != nil {
+		log.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	n, from, err := client.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s from %v\n", buf[:n], from.Addr())
+	// Output:
+	// request to 127.0.0.1 reply from 127.0.0.1
+	// pong from 127.0.0.1
 }

@@ -4,12 +4,9 @@ package mmsg
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 	"unsafe"
@@ -249,54 +246,5 @@ func waitQueuedTotal(t testing.TB, fd, n int) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("%d bytes not queued within 10s", n)
 		}
-	}
-}
-
-func skipIfQEMUSwapsCmsg(t *testing.T) {
-	t.Helper()
-	if underQEMU() && bigEndian() {
-		t.Skip("qemu-user passes control-message integers (UDP_SEGMENT, UDP_GRO, IP_TOS, IPV6_TCLASS, pktinfo ifindex) between a big-endian target and the host unswapped")
-	}
-}
-
-// qemuLacks reports whether err is qemu-user's answer to a socket option
-// it does not implement.
-func qemuLacks(err error) bool { return underQEMU() && errors.Is(err, unix.ENOPROTOOPT) }
-
-// ctlPair opens a receiver and a sender on f's loopback, with deadlines.
-func ctlPair(t *testing.T, network string, addr netip.Addr) (r, s *Conn, rconn, sconn *net.UDPConn) {
-	t.Helper()
-	rconn = connListen(t, network, addr)
-	sconn = connListen(t, network, addr)
-	rconn.SetDeadline(time.Now().Add(30 * time.Second))
-	sconn.SetDeadline(time.Now().Add(30 * time.Second))
-	return connNew(t, rconn), connNew(t, sconn), rconn, sconn
-}
-
-// ctlRcvbuf enlarges a receive buffer (root), reporting whether it could.
-func ctlRcvbuf(t *testing.T, c *net.UDPConn, size int) bool {
-	t.Helper()
-	ok := false
-	connControl(t, c, func(fd int) error {
-		ok = connForceRcvbuf(fd, min(size, connMaxRcvbuf)) == nil
-		return nil
-	})
-	return ok
-}
-
-// ctlCapture saves control data the kernel produced as a seed of
-// FuzzParseControl when MMSG_WRITE_CORPUS is set (go test -run . with
-// MMSG_WRITE_CORPUS=1 on linux/amd64 wrote testdata/fuzz/FuzzParseControl).
-func ctlCapture(t *testing.T, name string, oob []byte) {
-	if os.Getenv("MMSG_WRITE_CORPUS") == "" || len(oob) == 0 {
-		return
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseControl")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", oob)
-	if err := os.WriteFile(filepath.Join(dir, "kernel-"+name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
