@@ -77,4 +77,3 @@ var rxOptions = [numOpts]rxOption{
 		oob6: cmsgSpace(max(sizeofTimeval, sizeofTimespec, sizeofBintime)),
 	},
 }
-

@@ -76,7 +76,6 @@ var rxOptions = [numOpts]rxOption{
 // afLink is AF_LINK for struct sockaddr_dl: Linux sends none.
 const afLink = 0
 
-
 // AppendSegmentSize writes Linux's UDP_SEGMENT on every OS.
 var _ = [1]struct{}{}[unix.UDP_SEGMENT-udpSegment]
 var _ = [1]struct{}{}[unix.SOL_UDP-protoUDP]
