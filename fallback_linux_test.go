@@ -158,7 +158,7 @@ func enosysChild(t *testing.T) {
 
 			// A blocking socket with 3 queued: MSG_WAITFORONE takes
 			// them and does not wait for the other 5.
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, payloadBytes(ps...))
 			b := newBatch(8, 64)
 			n, err = Recvmmsg(fd, b.msgs, MSG_WAITFORONE, nil)
 			if err != nil || n != 3 {

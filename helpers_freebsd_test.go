@@ -1,6 +1,7 @@
 package mmsg
 
 import (
+	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -23,4 +24,21 @@ func signalThread(tid int, sig unix.Signal) error {
 		return e
 	}
 	return nil
+}
+
+// fionread is FIONREAD, _IOR('f', 127, int) in sys/sys/filio.h, which
+// x/sys/unix does not define for FreeBSD.
+const fionread = 0x4004667f
+
+// queuedBytes is the payload bytes of all datagrams queued on fd: FreeBSD's
+// FIONREAD on a socket is sbavail(so_rcv) - sb_ctl (sys/kern/sys_socket.c,
+// soo_ioctl), the data of every queued datagram without their addresses
+// and control messages.
+func queuedBytes(t testing.TB, fd int) (int, bool) {
+	t.Helper()
+	n, err := unix.IoctlGetInt(fd, fionread)
+	if err != nil {
+		t.Fatalf("ioctl(FIONREAD): %v", err)
+	}
+	return n, true
 }

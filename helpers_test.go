@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -208,6 +209,44 @@ func waitQueued(t testing.TB, fd int) {
 	if err != nil || n != 1 {
 		t.Fatalf("no datagram queued within 10s: n=%d err=%v", n, err)
 	}
+}
+
+// waitQueuedBytes waits until datagrams with total payload bytes in all
+// are queued on the datagram socket fd, or fails the test after a generous
+// bound. Tests that send and then expect every datagram to be queued call
+// it instead of waitQueued: FreeBSD delivers loopback datagrams
+// asynchronously (lo0 hands them to a netisr thread), so the first may be
+// queued while the last is still on its way. Linux has delivered a
+// loopback datagram before the sending call returns.
+//
+// Zero-length datagrams carry no bytes and cannot be waited for this way:
+// put a non-empty datagram after them (loopback keeps the order).
+func waitQueuedBytes(t testing.TB, fd, total int) {
+	t.Helper()
+	if total == 0 {
+		return
+	}
+	waitQueued(t, fd)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, ok := queuedBytes(t, fd)
+		if !ok || n >= total {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d bytes queued on fd %d after 20s", n, total, fd)
+		}
+		time.Sleep(100 * time.Microsecond) // let the netisr thread run
+	}
+}
+
+// payloadBytes is the sum of the payloads' lengths, for waitQueuedBytes.
+func payloadBytes(ps ...[]byte) int {
+	total := 0
+	for _, p := range ps {
+		total += len(p)
+	}
+	return total
 }
 
 // payloads returns n distinct payloads of the given sizes (cycled).

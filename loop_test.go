@@ -20,7 +20,7 @@ func TestRecvLoopReceivesQueued(t *testing.T) {
 			sfd, saddr := udpSocket(t, f.af, f.addr, true)
 			want := payloads(5, 3, 300)
 			sendTo(t, sfd, addr, want...)
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, payloadBytes(want...))
 			b := newBatch(8, 512)
 			// libc: returns 5, and the EAGAIN that ended the loop
 			// is not an error. Same here.
@@ -48,7 +48,7 @@ func TestRecvLoopWaitForOne(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, payloads(3, 8)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 3*8)
 	n, err := recvLoop(fd, newBatch(8, 16).msgs, MSG_WAITFORONE)
 	if err != nil || n != 3 {
 		t.Fatalf("recvLoop(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
@@ -81,7 +81,7 @@ func faultOnSecond(t *testing.T) (int, *batch) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, len("first")+len("second"))
 	b := newBatch(2, 16)
 	b.iovs[1].Base = &faultingBuffer(t)[0]
 	return fd, b

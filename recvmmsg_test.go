@@ -34,7 +34,7 @@ func TestRecvmmsgBatch(t *testing.T) {
 			sfd, saddr := udpSocket(t, f.af, f.addr, true)
 			want := payloads(5, 1, 100, 1200, 0, 37)
 			sendTo(t, sfd, raddr, want...)
-			waitQueued(t, rfd)
+			waitQueuedBytes(t, rfd, payloadBytes(want...))
 
 			b := newBatch(8, 2048)
 			n, err := Recvmmsg(rfd, b.msgs, 0, nil)
@@ -157,9 +157,8 @@ func TestRecvmmsgZeroTimeoutPolls(t *testing.T) {
 
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("one"), []byte("two"))
-	waitQueued(t, fd)
-	// Both are queued once the first is (loopback delivers in order in
-	// the sending call), and a zero time-out takes what is there.
+	waitQueuedBytes(t, fd, len("one")+len("two"))
+	// Both are queued, and a zero time-out takes what is there.
 	n, err := Recvmmsg(fd, b.msgs, 0, zero)
 	if err != nil || n != 2 {
 		t.Fatalf("Recvmmsg = %d, %v; want 2, nil", n, err)
@@ -173,7 +172,7 @@ func TestRecvmmsgTimeoutTakesOnlyWhatIsQueued(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("a"), []byte("b"))
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 2)
 	start := time.Now()
 	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, 0, &unix.Timespec{Sec: 30})
 	if err != nil || n != 2 {
@@ -227,7 +226,7 @@ func TestRecvmmsgWaitForOne(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, payloads(3, 10)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 3*10)
 	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, MSG_WAITFORONE, nil)
 	if err != nil || n != 3 {
 		t.Fatalf("Recvmmsg(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
@@ -251,7 +250,7 @@ func TestRecvmmsgTruncation(t *testing.T) {
 			sfd, _ := udpSocket(t, f.af, f.addr, true)
 			big := bytes.Repeat([]byte("0123456789"), 10)
 			sendTo(t, sfd, addr, big, big)
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, 2*len(big))
 
 			b := newBatch(1, 10)
 			n, err := Recvmmsg(fd, b.msgs, 0, nil)

@@ -26,7 +26,7 @@ func TestSendmmsgBatch(t *testing.T) {
 					t.Errorf("message %d: Len %d, want %d", i, msgs[i].Len, len(want[i]))
 				}
 			}
-			waitQueued(t, rfd)
+			waitQueuedBytes(t, rfd, payloadBytes(want...))
 			b := newBatch(16, 2048)
 			got, err := Recvmmsg(rfd, b.msgs, 0, nil)
 			if err != nil || got != len(want) {
@@ -51,7 +51,7 @@ func TestSendmmsgConnected(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("Sendmmsg = %d, %v; want 3, nil", n, err)
 	}
-	waitQueued(t, rfd)
+	waitQueuedBytes(t, rfd, 3*5)
 	if n, err := Recvmmsg(rfd, newBatch(8, 16).msgs, 0, nil); n != 3 || err != nil {
 		t.Fatalf("Recvmmsg = %d, %v; want 3, nil", n, err)
 	}
