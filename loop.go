@@ -2,7 +2,11 @@
 
 package mmsg
 
-import "golang.org/x/sys/unix"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // recvLoop receives a batch with one recvmsg(2) per message: FreeBSD libc's
 // recvmmsg algorithm, which mmsg uses on FreeBSD (there is no system call)
@@ -65,4 +69,24 @@ func sendLoop(fd int, msgs []Mmsghdr, flags int) (int, error) {
 		setLen(&msgs[i].Len, n)
 	}
 	return len(msgs), nil
+}
+
+// recvmsg and sendmsg are the raw system calls, errno untouched: retrying
+// and wrapping happen in the callers. Syscall (not RawSyscall), because
+// both may block.
+
+func recvmsg(fd int, h *Msghdr, flags int) (int, error) {
+	n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(h)), uintptr(flags))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func sendmsg(fd int, h *Msghdr, flags int) (int, error) {
+	n, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(h)), uintptr(flags))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

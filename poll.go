@@ -5,6 +5,7 @@ package mmsg
 import (
 	"math"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,7 @@ const pollIn = unix.POLLIN | unix.POLLPRI | unix.POLLRDHUP
 // deadlineOf validates a time-out and turns it into a deadline on Go's
 // monotonic clock, so that the remaining time can be recomputed after every
 // interruption without drifting with the wall clock.
-func deadlineOf(ts *unix.Timespec) (time.Time, error) {
+func deadlineOf(ts *Timespec) (time.Time, error) {
 	sec, nsec := int64(ts.Sec), int64(ts.Nsec)
 	if sec < 0 || nsec < 0 || nsec >= 1e9 {
 		return time.Time{}, unix.EINVAL
@@ -59,4 +60,16 @@ func waitReadable(fd int, deadline time.Time) (int16, error) {
 		}
 		return pfd.Revents, nil
 	}
+}
+
+// ppoll is the raw ppoll(2) for one descriptor, errno untouched. A nil
+// signal mask leaves the thread's mask alone, so the size argument (Linux
+// only; FreeBSD has four arguments) is 0. Neither kernel restarts ppoll
+// after a signal handler ran (SA_RESTART or not): it fails with EINTR.
+func ppoll(pfd *unix.PollFd, ts *Timespec) (int, error) {
+	n, _, e := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(pfd)), 1, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

@@ -29,14 +29,14 @@ import "golang.org/x/sys/unix"
 //     any datagram is touched.
 //
 // Errors are *os.SyscallError values named "recvmmsg" wrapping the errno.
-func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
 	n, err := recvmmsg(fd, msgs, flags, timeout)
 	return n, wrapErr("recvmmsg", err)
 }
 
 // recvmmsg is Recvmmsg with bare errors, for callers inside the package
 // that handle EAGAIN themselves and must not allocate.
-func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
 	if len(msgs) == 0 {
 		// Linux would still consume a pending socket error and FreeBSD
 		// libc would receive a message: do neither.

@@ -2,18 +2,7 @@
 
 package mmsg
 
-import (
-	"golang.org/x/sys/unix"
-)
-
-// errnoErr turns a raw errno into an error without boxing the zero value,
-// so that "no error" is a true nil interface.
-func errnoErr(e unix.Errno) error {
-	if e == 0 {
-		return nil
-	}
-	return e
-}
+import "golang.org/x/sys/unix"
 
 // isEINTR reports whether a call was cut short by a signal before it did
 // anything. Go's runtime sends SIGURG to preempt goroutines, so this is
@@ -42,7 +31,3 @@ func ignoringEINTR(fn func() (int, error)) (int, error) {
 		}
 	}
 }
-
-// setLen stores a byte count in a message's Len, whose type is uint32 on
-// Linux and ssize_t (int64 or int32) on FreeBSD.
-func setLen[T ~uint32 | ~int32 | ~int64](p *T, n int) { *p = T(n) }
