@@ -249,6 +249,17 @@ func payloadBytes(ps ...[]byte) int {
 	return total
 }
 
+// threadCPUTime is the CPU time the calling OS thread has used so far. A
+// test that measures a wait locks its goroutine to the thread first.
+func threadCPUTime(t testing.TB) time.Duration {
+	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		t.Fatalf("clock_gettime(CLOCK_THREAD_CPUTIME_ID): %v", err)
+	}
+	return time.Duration(ts.Nano())
+}
+
 // payloads returns n distinct payloads of the given sizes (cycled).
 func payloads(n int, sizes ...int) [][]byte {
 	ps := make([][]byte, n)

@@ -22,7 +22,11 @@ import "golang.org/x/sys/unix"
 //   - timeout, if not nil, bounds the wait for the first datagram; after it
 //     the call takes only what is already queued. Nothing arriving in time
 //     gives an error matching os.ErrDeadlineExceeded. A zero timeout polls.
-//     A timeout with a negative field or Nsec >= 1e9 gives EINVAL.
+//     A timeout with a negative field or Nsec >= 1e9 gives EINVAL. Readiness
+//     with nothing to receive (an entry on Linux's error queue without
+//     MSG_ERRQUEUE, normal data with it) is not a datagram: the call
+//     sleeps on until one comes or the time is up. After shutdown(SHUT_RD)
+//     Linux gives EAGAIN at once; FreeBSD receives an empty message.
 //   - flags are MSG_* flags; MSG_WAITFORONE means: block for the first
 //     datagram only (on a blocking socket; Go's net sockets never block).
 //   - A header with a nil pointer but a non-zero length gives EFAULT before
@@ -53,30 +57,37 @@ func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error)
 	}
 	// Linux's own timeout argument is checked only after a datagram has
 	// arrived, so it never ends a wait. Both OSes therefore receive
-	// without blocking and, when nothing is queued, wait in ppoll as
-	// FreeBSD libc does. Receiving first (libc polls first) saves the
-	// ppoll when datagrams are waiting, and reports a descriptor that is
-	// not a socket as ENOTSOCK instead of polling it until the time-out.
+	// without blocking and, when nothing is queued, wait (waiter: ppoll,
+	// as FreeBSD libc does, then edge-triggered if a level stays set).
+	// Receiving first (libc polls first) saves the wait when datagrams
+	// are queued, and reports a descriptor that is not a socket as
+	// ENOTSOCK instead of polling it until the time-out.
 	deadline, err := deadlineOf(timeout)
 	if err != nil {
 		return 0, err
 	}
-	shut := false
+	w := waiter{fd: fd}
+	defer w.close()
 	for {
 		n, err := recvBatch(fd, msgs, flags|unix.MSG_DONTWAIT)
-		if err != unix.EAGAIN || shut {
+		if err != unix.EAGAIN || w.hup {
+			// After shutdown(SHUT_RD) Linux reports the socket
+			// readable for good while a receive finds nothing: the
+			// EAGAIN is returned, as FreeBSD libc would, rather than
+			// waiting until the deadline for nothing.
 			return n, err
 		}
-		// Nothing queued, or another reader took the datagram that
-		// woke us: wait for what is left of the time.
-		revents, err := waitReadable(fd, deadline)
+		// Nothing queued, or the wake was not for this receive (a lost
+		// race, a level that stays set): wait for what is left of the
+		// time, resuming after signals.
+		for {
+			err = w.wait(deadline)
+			if !isEINTR(err) {
+				break
+			}
+		}
 		if err != nil {
 			return 0, err
 		}
-		// After shutdown(SHUT_RD) ppoll reports the socket readable
-		// at once while a non-blocking receive still finds nothing:
-		// waiting again would spin until the deadline. The next
-		// EAGAIN is returned instead, as FreeBSD libc would.
-		shut = revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
 	}
 }

@@ -1,7 +1,9 @@
 package mmsg
 
 import (
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -61,3 +63,53 @@ func setLen(p *uint32, n int) { *p = uint32(n) }
 // Linux sockaddrs have no length field.
 func setSockaddrInet4Len(*unix.RawSockaddrInet4) {}
 func setSockaddrInet6Len(*unix.RawSockaddrInet6) {}
+
+// edgeWaiter is the edge-triggered half of waiter (poll.go): an epoll
+// instance of its own with the socket registered with EPOLLET. epoll_wait
+// then returns when the socket's wait queue is woken (a datagram, an
+// error-queue entry, an error, a shutdown), not for a level that stays
+// set. Like ppoll, epoll_wait is never restarted after a signal: EINTR.
+type edgeWaiter struct {
+	epfd int
+	on   bool
+}
+
+func (e *edgeWaiter) open(fd int) error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	// Registering reports the present state once: the first wait returns
+	// at once if the socket is ready, so nothing that came in between is
+	// missed. EPOLLERR and EPOLLHUP are always reported.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLPRI | unix.EPOLLRDHUP | unix.EPOLLET}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(epfd)
+		return err
+	}
+	e.epfd, e.on = epfd, true
+	return nil
+}
+
+// wait waits for the next event for at most d (forever if d < 0), and
+// reports whether one came and whether the socket is shut down for reading.
+func (e *edgeWaiter) wait(d time.Duration) (ready, hup bool, err error) {
+	msec := -1
+	if d >= 0 {
+		// Rounded up, so as not to wake before the deadline.
+		msec = int(min((d+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
+	}
+	var ev [1]unix.EpollEvent
+	n, err := unix.EpollWait(e.epfd, ev[:], msec)
+	if err != nil || n == 0 {
+		return false, false, err
+	}
+	return true, ev[0].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0, nil
+}
+
+func (e *edgeWaiter) close() {
+	if e.on {
+		unix.Close(e.epfd)
+		e.on = false
+	}
+}
