@@ -185,6 +185,14 @@ func enosysChild(t *testing.T) {
 		})
 	}
 
+	// SA_RESTART restarts a blocking recvmsg: a signal must still end the
+	// fallback loop's wait for the rest of a batch.
+	t.Run("SignalEndsWaitForMore", func(t *testing.T) {
+		signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+			return Recvmmsg(fd, msgs, flags, nil)
+		})
+	})
+
 	if !noSendmmsg.Load() || !noRecvmmsg.Load() {
 		t.Fatalf("noSendmmsg = %v, noRecvmmsg = %v; want both true", noSendmmsg.Load(), noRecvmmsg.Load())
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,4 +148,65 @@ func TestSendKeepsErrorAfterFirst(t *testing.T) {
 		}
 	}
 	checkSyscallError(t, err, "sendmmsg", unix.EFAULT)
+}
+
+// rawRecvs are the two ways into a receive without a time-out: the
+// exported call (the kernel's recvmmsg on Linux) and the loop itself.
+var rawRecvs = []struct {
+	name string
+	recv func(fd int, msgs []Mmsghdr, flags int) (int, error)
+}{
+	{"Recvmmsg", func(fd int, msgs []Mmsghdr, flags int) (int, error) { return Recvmmsg(fd, msgs, flags, nil) }},
+	{"recvLoop", recvLoop},
+}
+
+func TestRecvLoopWaitsForMoreOnBlockingSocket(t *testing.T) {
+	// Without MSG_WAITFORONE a blocking socket waits for the whole batch,
+	// as both kernels' recvmmsg do. The loop waits in ppoll, not in
+	// recvmsg (see TestRecvLoopSignalEndsWaitForMore), and a datagram
+	// that comes later joins the batch.
+	for _, r := range rawRecvs {
+		t.Run(r.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sendTo(t, sfd, addr, []byte("one"))
+			waitQueued(t, fd)
+			timer := time.AfterFunc(100*time.Millisecond, func() { unix.Sendto(sfd, []byte("two"), 0, sockaddr(addr)) })
+			defer timer.Stop()
+			b := newBatch(2, 16)
+			n, err := r.recv(fd, b.msgs, 0)
+			if n != 2 || err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
+				t.Fatalf("%d, %v, %q, %q; want 2, nil, \"one\", \"two\"", n, err, b.payload(0), b.payload(1))
+			}
+		})
+	}
+}
+
+func TestRecvLoopWaitForMoreHonoursRcvtimeo(t *testing.T) {
+	// SO_RCVTIMEO bounds each wait for a further datagram of a blocking
+	// batch, in the kernels' recvmmsg and in the loop alike: then the
+	// batch ends with what is in hand, and no error.
+	const timeo = 100 * time.Millisecond
+	for _, r := range rawRecvs {
+		t.Run(r.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			tv := unix.NsecToTimeval(int64(timeo))
+			if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+				t.Fatal(err)
+			}
+			sendTo(t, sfd, addr, []byte("one"))
+			waitQueued(t, fd)
+			start := time.Now()
+			b := newBatch(3, 16)
+			n, err := r.recv(fd, b.msgs, 0)
+			elapsed := time.Since(start)
+			if n != 1 || err != nil || string(b.payload(0)) != "one" {
+				t.Fatalf("%d, %v, %q; want 1, nil, \"one\"", n, err, b.payload(0))
+			}
+			if elapsed < timeo*9/10 || elapsed > 10*time.Second {
+				t.Errorf("returned after %v; want about %v", elapsed, timeo)
+			}
+		})
+	}
 }

@@ -33,9 +33,11 @@ func deadlineOf(ts *Timespec) (time.Time, error) {
 	return time.Now().Add(d), nil
 }
 
-// waiter waits until a socket may have something to read: a timed
-// Recvmmsg before its first datagram. The caller receives without
-// blocking after every wake and waits again if that finds nothing.
+// waiter waits until a socket may have something to read. The raw layer
+// waits in two places, both here: a timed Recvmmsg before its first
+// datagram, and recvLoop for the rest of a batch on a blocking socket.
+// The caller receives without blocking after every wake and waits again
+// if that finds nothing.
 //
 // The first wait is one ppoll, as FreeBSD libc's recvmmsg makes. But a
 // poll level can stay set with nothing behind it that the caller's receive

@@ -174,3 +174,21 @@ func TestTimedRecvmmsgErrQueueReadGetsNewEntry(t *testing.T) {
 		}
 	})
 }
+
+func TestRecvLoopWaitForMoreDoesNotSpin(t *testing.T) {
+	// The loop's wait for the rest of a batch on a blocking socket (the
+	// ENOSYS fallback) meets the same state: it must sleep too.
+	forEachSource(t, false, func(t *testing.T, q *errQueue) {
+		q.add(t)
+		sendTo(t, q.sink, q.addr, []byte("one"))
+		waitQueuedBytes(t, q.fd, 3)
+		timer := time.AfterFunc(200*time.Millisecond, func() { unix.Sendto(q.sink, []byte("two"), 0, sockaddr(q.addr)) })
+		defer timer.Stop()
+		b := newBatch(2, 64)
+		r := measured(t, func() (int, error) { return recvLoop(q.fd, b.msgs, 0) })
+		if r.n != 2 || r.err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
+			t.Fatalf("recvLoop = %d, %v, %q, %q; want 2, nil, \"one\", \"two\"", r.n, r.err, b.payload(0), b.payload(1))
+		}
+		checkSleeps(t, r)
+	})
+}

@@ -16,7 +16,8 @@ import "golang.org/x/sys/unix"
 //   - n is never negative. When n > 0 the n messages are valid even if err
 //     is not nil; an error that ended the batch early is returned either
 //     with them or by the next call on the socket, never dropped.
-//   - EINTR never surfaces: an interrupted wait is resumed.
+//   - EINTR never surfaces: an interrupted wait for the first datagram is
+//     resumed; a signal during a blocking wait for more ends the batch.
 //   - A non-blocking socket with nothing queued gives an error matching
 //     unix.EAGAIN; running out of datagrams after the first is not an error.
 //   - timeout, if not nil, bounds the wait for the first datagram; after it
