@@ -30,6 +30,8 @@ import (
 //     never restarted): the batch ends with what is in hand, as Linux's
 //     recvmmsg(2) ends it. SO_RCVTIMEO bounds each such wait, as it
 //     bounds the kernel's.
+//   - FreeBSD copies the call's input flags into msg_flags; they are
+//     removed (stripEcho), so that Flags says what happened to a message.
 //
 // The caller has checked that len(msgs) > 0 (libc receives one message
 // even for an empty vector).
@@ -71,8 +73,39 @@ func recvLoop(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	return len(msgs), nil
 }
 
-// received records a message: its byte count in Len.
-func received(m *Mmsghdr, flags, n int) { setLen(&m.Len, n) }
+// received records a message: its byte count in Len, and Hdr.Flags without
+// the bits the kernel copied from the input flags.
+func received(m *Mmsghdr, flags, n int) {
+	setLen(&m.Len, n)
+	if echo := flags & echoedFlags; echo != 0 {
+		stripEcho(&m.Hdr, echo, n)
+	}
+}
+
+// stripEcho removes from h.Flags the input bits echo that the kernel copied
+// there, so that Flags says what happened to the message. MSG_TRUNC is
+// both an input flag (return the real length) and an output flag (the
+// datagram was cut): echoed, it is kept only if the length the kernel
+// returned, n, exceeds the buffers.
+func stripEcho(h *Msghdr, echo, n int) {
+	f := int(h.Flags) &^ echo
+	if echo&unix.MSG_TRUNC != 0 && uint64(n) > iovBytes(h) {
+		f |= unix.MSG_TRUNC
+	}
+	h.Flags = int32(f)
+}
+
+// iovBytes is the total length of h's buffers.
+func iovBytes(h *Msghdr) uint64 {
+	if h.Iov == nil {
+		return 0
+	}
+	var total uint64
+	for _, v := range unsafe.Slice(h.Iov, int(h.Iovlen)) {
+		total += uint64(v.Len)
+	}
+	return total
+}
 
 // moreWaiter is recvLoop's wait for the rest of a batch on a blocking
 // socket. Its zero value has not looked at the socket yet.

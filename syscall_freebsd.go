@@ -15,6 +15,14 @@ func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) { return recvLoop
 // sendBatch sends with sendLoop, one sendmsg(2) per message.
 func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) { return sendLoop(fd, msgs, flags) }
 
+// echoedFlags are the input flags FreeBSD copies into msg_flags: all of
+// them. sys_recvmsg presets msg_flags to the call's flags, kern_recvit
+// hands &msg_flags to soreceive as its flags, and soreceive ORs its own
+// bits in (sys/kern/uipc_syscalls.c; uipc_socket.c soreceive_dgram and
+// soreceive_generic). MSG_OOB is kept: passed in, it means the data is
+// out-of-band, which is also what the kernel sets it for.
+const echoedFlags = ^unix.MSG_OOB
+
 // setLen stores a byte count in Mmsghdr.Len, a ssize_t on FreeBSD.
 func setLen[T int32 | int64](p *T, n int) { *p = T(n) }
 

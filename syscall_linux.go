@@ -21,7 +21,13 @@ var noRecvmmsg, noSendmmsg atomic.Bool
 // argument is never passed: it is checked only after a datagram arrives,
 // so mmsg waits in ppoll instead (see recvmmsg).
 func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
-	return mmsgCall(unix.SYS_RECVMMSG, &noRecvmmsg, recvLoop, fd, msgs, flags)
+	n, err := mmsgCall(unix.SYS_RECVMMSG, &noRecvmmsg, recvLoop, fd, msgs, flags)
+	if echo := flags & echoedFlags; echo != 0 {
+		for i := range n {
+			stripEcho(&msgs[i].Hdr, echo, int(msgs[i].Len))
+		}
+	}
+	return n, err
 }
 
 // sendBatch sends with the sendmmsg(2) system call.
@@ -56,6 +62,11 @@ func mmsgCall(trap uintptr, missing *atomic.Bool, loop func(int, []Mmsghdr, int)
 	}
 	return loop(fd, msgs, flags)
 }
+
+// echoedFlags are the input flags Linux copies into msg_flags: only
+// MSG_CMSG_CLOEXEC (net/socket.c, ____sys_recvmsg sets msg_flags to
+// flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT), and COMPAT is refused).
+const echoedFlags = unix.MSG_CMSG_CLOEXEC
 
 // setLen stores a byte count in Mmsghdr.Len, an unsigned int on Linux.
 func setLen(p *uint32, n int) { *p = uint32(n) }
