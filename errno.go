@@ -31,3 +31,50 @@ func ignoringEINTR(fn func() (int, error)) (int, error) {
 		}
 	}
 }
+
+// isFull reports whether a send failed because the socket's send queue is
+// full. Linux answers EAGAIN (and ENOBUFS when a qdisc drops a datagram of
+// a socket with IP_RECVERR); FreeBSD answers ENOBUFS for an AF_UNIX
+// datagram socket whose buffer is full, blocking or not
+// (sys/kern/uipc_usrreq.c, uipc_sosend_dgram), and no event ever reports
+// it writable again. Inside the package the bare errno is kept, because
+// the two call for different waits (see Conn.WriteBatch).
+func isFull(err error) bool {
+	return err == unix.EAGAIN || err == unix.ENOBUFS
+}
+
+// fullError is what Sendmmsg returns (inside its *os.SyscallError) when
+// the send queue is full and nothing was sent: one error for both kernels'
+// answers. It matches unix.EAGAIN (= EWOULDBLOCK) and unix.ENOBUFS with
+// errors.Is, and unwraps to the errno the kernel gave.
+type fullError struct{ errno unix.Errno }
+
+func (e *fullError) Error() string   { return e.errno.Error() + " (send queue full)" }
+func (e *fullError) Unwrap() error   { return e.errno }
+func (e *fullError) Temporary() bool { return true }
+
+// Timeout is false on both OSes: a full queue is not a time-out (the bare
+// EAGAIN would say true, ENOBUFS false).
+func (e *fullError) Timeout() bool { return false }
+
+func (e *fullError) Is(target error) bool {
+	return target == unix.EAGAIN || target == unix.ENOBUFS
+}
+
+// The two fullError values: returning them allocates nothing.
+var (
+	errFullEAGAIN  error = &fullError{unix.EAGAIN}
+	errFullENOBUFS error = &fullError{unix.ENOBUFS}
+)
+
+// asFull turns a bare full-queue errno into its fullError; any other error
+// is returned as it is.
+func asFull(err error) error {
+	switch err {
+	case unix.EAGAIN:
+		return errFullEAGAIN
+	case unix.ENOBUFS:
+		return errFullENOBUFS
+	}
+	return err
+}

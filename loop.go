@@ -153,13 +153,14 @@ func (m *moreWaiter) close() { m.w.close() }
 // sendLoop sends a batch with one sendmsg(2) per message: FreeBSD libc's
 // sendmmsg, used on FreeBSD and on Linux when sendmmsg(2) answers ENOSYS.
 // Unlike libc it does not drop the error that stops a batch after the first
-// message: it returns it with the count, except a full socket buffer
-// (EAGAIN), which only ends the batch.
+// message: it returns it with the count, except a full send queue (EAGAIN,
+// or FreeBSD's ENOBUFS: see isFull), which only ends the batch, as Linux's
+// sendmmsg(2) ends it.
 func sendLoop(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	for i := range msgs {
 		n, err := ignoringEINTR(func() (int, error) { return sendmsg(fd, &msgs[i].Hdr, flags) })
 		if err != nil {
-			if i > 0 && err == unix.EAGAIN {
+			if i > 0 && isFull(err) {
 				err = nil
 			}
 			return i, err

@@ -4,7 +4,11 @@ package mmsg
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -73,7 +77,8 @@ func TestSendmmsgCap(t *testing.T) {
 }
 
 // unixPair is a non-blocking AF_UNIX datagram pair: unlike UDP on loopback,
-// a full receive queue makes the sender's call fail with EAGAIN.
+// a full queue makes the sender's call fail (Linux: EAGAIN; FreeBSD:
+// ENOBUFS, sys/kern/uipc_usrreq.c uipc_sosend_dgram).
 func unixPair(t *testing.T) (a, b int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -82,6 +87,15 @@ func unixPair(t *testing.T) (a, b int) {
 	}
 	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
 	return fds[0], fds[1]
+}
+
+// fullErrno is the errno this kernel answers a full datagram send queue
+// with on an AF_UNIX socket.
+func fullErrno() unix.Errno {
+	if runtime.GOOS == "freebsd" {
+		return unix.ENOBUFS
+	}
+	return unix.EAGAIN
 }
 
 func TestSendmmsgFullBuffer(t *testing.T) {
@@ -95,7 +109,14 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 	if m != 0 {
 		t.Fatalf("Sendmmsg into a full queue = %d, want 0", m)
 	}
+	// One error for a full queue on both OSes: it matches EAGAIN and
+	// ENOBUFS, and unwraps to the errno the kernel gave.
 	checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
+	checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+	var errno unix.Errno
+	if !errors.As(err, &errno) || errno != fullErrno() {
+		t.Errorf("%v unwraps to %v; want %v", err, errno, fullErrno())
+	}
 
 	// Exactly the n reported were sent, in order.
 	got := 0
@@ -116,5 +137,63 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("received %d datagrams, Sendmmsg reported %d", got, n)
+	}
+}
+
+func TestSendBatchFullBuffer(t *testing.T) {
+	// Inside the package a full queue stays the bare errno, which Conn
+	// acts on (EAGAIN: park on the poller; ENOBUFS: back off), and after
+	// a message or more it only ends the batch: the loop and Linux's
+	// sendmmsg(2) alike.
+	for name, send := range map[string]func(int, []Mmsghdr, int) (int, error){
+		"sendBatch": sendBatch,
+		"sendLoop":  sendLoop,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := unixPair(t)
+			msgs := sendHeaders(payloads(MaxSendBatch, 512), netip.AddrPort{})
+			n, err := send(a, msgs, 0)
+			if err != nil || n <= 0 || n >= len(msgs) {
+				t.Fatalf("into a filling queue: %d, %v; want 0 < n < %d, nil", n, err, len(msgs))
+			}
+			if m, err := send(a, msgs[n:], 0); m != 0 || err != fullErrno() {
+				t.Fatalf("into a full queue: %d, %v (%T); want 0 and the bare %v", m, err, err, fullErrno())
+			}
+		})
+	}
+}
+
+func TestFullError(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EAGAIN, unix.ENOBUFS} {
+		err := wrapErr("sendmmsg", asFull(errno))
+		checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
+		checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			t.Errorf("%v does not match EWOULDBLOCK", err)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%v must not look like a time-out", err)
+		}
+		if got := errors.Unwrap(errors.Unwrap(err)); got != errno {
+			t.Errorf("%v unwraps to %v; want %v", err, got, errno)
+		}
+		if !strings.Contains(err.Error(), errno.Error()) {
+			t.Errorf("%q does not name %q", err, errno.Error())
+		}
+		var tmp interface {
+			Temporary() bool
+			Timeout() bool
+		}
+		if !errors.As(err, &tmp) {
+			t.Errorf("%v has no Temporary and Timeout methods", err)
+		} else if !tmp.Temporary() || tmp.Timeout() {
+			t.Errorf("%v: Temporary() %v, Timeout() %v; want true, false", err, tmp.Temporary(), tmp.Timeout())
+		}
+	}
+	// Other errors pass through untouched.
+	for _, e := range []error{nil, unix.EMSGSIZE, unix.ECONNREFUSED} {
+		if got := asFull(e); got != e {
+			t.Errorf("asFull(%v) = %v", e, got)
+		}
 	}
 }

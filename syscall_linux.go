@@ -30,7 +30,10 @@ func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	return n, err
 }
 
-// sendBatch sends with the sendmmsg(2) system call.
+// sendBatch sends with the sendmmsg(2) system call. After a message or
+// more, the kernel returns the count and drops whatever error stopped the
+// batch (a full queue included), so only an error with nothing sent
+// reaches the caller.
 func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	return mmsgCall(unix.SYS_SENDMMSG, &noSendmmsg, sendLoop, fd, msgs, flags)
 }
