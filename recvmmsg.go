@@ -30,6 +30,9 @@ import "golang.org/x/sys/unix"
 //     Linux gives EAGAIN at once; FreeBSD receives an empty message.
 //   - flags are MSG_* flags; MSG_WAITFORONE means: block for the first
 //     datagram only (on a blocking socket; Go's net sockets never block).
+//     With MSG_PEEK every entry of the batch gets the same datagram (the
+//     kernels' behaviour). A stream or seqpacket socket at end of file
+//     fills every entry with an empty message.
 //   - Hdr.Flags says what happened to each message (MSG_TRUNC, MSG_CTRUNC,
 //     MSG_ERRQUEUE, ...) and nothing else: the input flags that FreeBSD
 //     (all of them) and Linux (MSG_CMSG_CLOEXEC) copy into it are removed.

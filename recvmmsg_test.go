@@ -462,3 +462,57 @@ func TestStripEcho(t *testing.T) {
 		}
 	}
 }
+
+func TestRecvmmsgPeekRepeats(t *testing.T) {
+	// MSG_PEEK leaves the datagram queued, so every entry of a batch gets
+	// the same one (the kernels' behaviour, kept on both OSes).
+	for _, timeout := range []*unix.Timespec{nil, {Sec: 30}} {
+		fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sendTo(t, sfd, addr, []byte("one"), []byte("two"))
+		waitQueuedBytes(t, fd, 6)
+		b := newBatch(3, 16)
+		n, err := Recvmmsg(fd, b.msgs, unix.MSG_PEEK, timeout)
+		if n != 3 || err != nil {
+			t.Fatalf("Recvmmsg(MSG_PEEK) = %d, %v; want 3, nil", n, err)
+		}
+		for i := range n {
+			if string(b.payload(i)) != "one" {
+				t.Errorf("peeked message %d: %q; want \"one\"", i, b.payload(i))
+			}
+		}
+		b.reset()
+		if n, err := Recvmmsg(fd, b.msgs, 0, timeout); n != 2 || err != nil || string(b.payload(1)) != "two" {
+			t.Fatalf("Recvmmsg = %d, %v; want 2, nil: both still queued", n, err)
+		}
+	}
+}
+
+func TestRecvmmsgStreamEOF(t *testing.T) {
+	// A stream or seqpacket socket at end of file makes every receive
+	// return 0 bytes: a batch of len(msgs) empty entries, on both OSes.
+	for _, typ := range []int{unix.SOCK_STREAM, unix.SOCK_SEQPACKET} {
+		fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fds[0])
+		unix.Close(fds[1])
+		for _, timeout := range []*unix.Timespec{nil, {Sec: 30}} {
+			b := newBatch(3, 16)
+			for i := range b.msgs {
+				b.msgs[i].Hdr.Name, b.msgs[i].Hdr.Namelen = nil, 0
+				b.msgs[i].Len = 99
+			}
+			n, err := Recvmmsg(fds[0], b.msgs, 0, timeout)
+			if n != 3 || err != nil {
+				t.Fatalf("type %d: Recvmmsg at EOF = %d, %v; want 3, nil", typ, n, err)
+			}
+			for i := range n {
+				if b.msgs[i].Len != 0 {
+					t.Errorf("type %d: entry %d: Len %d; want 0", typ, i, b.msgs[i].Len)
+				}
+			}
+		}
+	}
+}

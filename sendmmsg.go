@@ -21,8 +21,17 @@ package mmsg
 // FreeBSD's UDP has no send-side flow control: a datagram the loopback
 // queue has no room for is dropped silently, not refused.
 //
-// Linux drops any other error that stops a batch after the first message
-// ("the error code is lost"); it is met again by the call for msgs[n:].
+// Any other error that stops a batch after the first message is returned
+// with the count on FreeBSD; Linux drops it ("the error code is lost").
+// An error tied to the message (EFAULT, EMSGSIZE, ...) is met again by the
+// call for msgs[n:]; an asynchronous socket error is not. To a connected
+// peer that is gone, Linux takes the pending ECONNREFUSED (the ICMP report
+// of an earlier datagram) as the error of message n, which is not sent,
+// returns n and drops the error: the call for msgs[n:] sends message n and
+// stops at the next, so each call sends one message while the reports come
+// back, and the report for the last leaves ECONNREFUSED for the next call
+// on the socket. On FreeBSD the report arrives asynchronously, and the
+// message that meets it returns it with the count.
 //
 // Errors are *os.SyscallError values named "sendmmsg" wrapping the errno.
 func Sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, error) {

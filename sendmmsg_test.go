@@ -197,3 +197,53 @@ func TestFullError(t *testing.T) {
 		}
 	}
 }
+
+func TestSendmmsgAsyncErrorEndsBatch(t *testing.T) {
+	// A connected UDP socket whose peer port is closed: the first
+	// datagram brings back an ICMP port unreachable, and the socket's
+	// pending error (ECONNREFUSED) becomes the error of a later message.
+	// That message is not sent. Linux's sendmmsg returns the count and
+	// drops the error (it was taken from the socket): every call sends
+	// one message, and the ICMP for the last leaves ECONNREFUSED pending
+	// for the next call. FreeBSD's loop returns the error with the count;
+	// its ICMP arrives asynchronously (netisr), so the message that meets
+	// it varies.
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			fd, _ := udpSocket(t, f.af, f.addr, true)
+			closedFd, closed := udpSocket(t, f.af, f.addr, true)
+			unix.Close(closedFd)
+			if err := unix.Connect(fd, sockaddr(closed)); err != nil {
+				t.Fatal(err)
+			}
+			msgs := sendHeaders(payloads(4, 8), netip.AddrPort{})
+			refused := false
+			for sent, calls := 0, 0; sent < len(msgs); calls++ {
+				if calls > 100 {
+					t.Fatalf("%d calls for %d messages", calls, len(msgs))
+				}
+				n, err := Sendmmsg(fd, msgs[sent:], 0)
+				sent += n
+				switch {
+				case runtime.GOOS == "linux" && (n != 1 || err != nil):
+					t.Fatalf("Sendmmsg(msgs[%d:]) = %d, %v; want 1, nil", sent-n, n, err)
+				case err != nil:
+					checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+					refused = true
+				case n == 0:
+					t.Fatalf("Sendmmsg(msgs[%d:]) = 0, nil", sent)
+				}
+			}
+			if runtime.GOOS == "linux" || !refused {
+				// The last datagram's ICMP is pending: the next call
+				// gets it (poll reports it first).
+				waitQueued(t, fd)
+				n, err := Sendmmsg(fd, msgs[:1], 0)
+				if n != 0 {
+					t.Fatalf("Sendmmsg after the last ICMP = %d, %v; want 0, ECONNREFUSED", n, err)
+				}
+				checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+			}
+		})
+	}
+}
