@@ -59,6 +59,15 @@ func recvLoop(fd int, msgs []Mmsghdr, flags int) (int, error) {
 			more.ready()
 			i++
 		case err == unix.EAGAIN && wantAll:
+			if more.w.hup {
+				// Shut down for reading (Linux): a receive that
+				// would block answers at once now, with 0 bytes,
+				// and that is what the kernel's recvmmsg(2) takes
+				// for each further entry. Do the same, without
+				// waiting. (FreeBSD's receive returns 0 itself.)
+				rest = flags
+				continue
+			}
 			// Messages are in hand: a signal, SO_RCVTIMEO or any
 			// failure of the wait only ends the batch.
 			if !more.wait(fd, i) {

@@ -4,7 +4,9 @@ package mmsg
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -208,5 +210,48 @@ func TestRecvLoopWaitForMoreHonoursRcvtimeo(t *testing.T) {
 				t.Errorf("returned after %v; want about %v", elapsed, timeo)
 			}
 		})
+	}
+}
+
+func TestRecvLoopWaitForMoreEndsAtShutdown(t *testing.T) {
+	// shutdown(SHUT_RD) ends the wait for the rest of a blocking batch,
+	// whether it comes before the call or during the wait. Then every
+	// further receive that would block returns 0 bytes at once, and the
+	// kernel's recvmmsg fills the rest of the batch with empty messages;
+	// the loop does the same. Linux keeps the queued datagram.
+	for _, during := range []bool{false, true} {
+		for _, r := range rawRecvs {
+			t.Run(fmt.Sprintf("%s/during=%v", r.name, during), func(t *testing.T) {
+				fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				sfd, saddr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				if err := unix.Connect(fd, sockaddr(saddr)); err != nil {
+					t.Fatal(err)
+				}
+				sendTo(t, sfd, addr, []byte("one"))
+				waitQueued(t, fd)
+				shut := func() { unix.Shutdown(fd, unix.SHUT_RD) }
+				if during {
+					timer := time.AfterFunc(100*time.Millisecond, shut)
+					defer timer.Stop()
+				} else {
+					shut()
+				}
+				b := newBatch(3, 16)
+				res := measured(t, func() (int, error) { return r.recv(fd, b.msgs, 0) })
+				if res.n != 3 || res.err != nil {
+					t.Fatalf("%d, %v; want 3, nil", res.n, res.err)
+				}
+				for i := range res.n {
+					want := ""
+					if i == 0 && (during || runtime.GOOS == "linux") {
+						want = "one"
+					}
+					if string(b.payload(i)) != want {
+						t.Errorf("message %d: %q; want %q", i, b.payload(i), want)
+					}
+				}
+				checkSleeps(t, res)
+			})
+		}
 	}
 }

@@ -44,9 +44,10 @@ func measured(t *testing.T, call func() (int, error)) callResult {
 
 // checkSleeps fails the test if a wait of r.wall kept its thread busy: a
 // sleeping wait costs a few system calls, a spinning one all of the time.
+// (Below 20ms of CPU, clock granularity could make any call look busy.)
 func checkSleeps(t *testing.T, r callResult) {
 	t.Helper()
-	if r.cpu > r.wall/4 {
+	if r.cpu > r.wall/4 && r.cpu > 20*time.Millisecond {
 		t.Errorf("the waiting thread used %v of CPU in %v: it spins", r.cpu, r.wall)
 	}
 }
