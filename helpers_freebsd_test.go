@@ -30,11 +30,11 @@ func signalThread(tid int, sig unix.Signal) error {
 // x/sys/unix does not define for FreeBSD.
 const fionread = 0x4004667f
 
-// queuedBytes is the payload bytes of all datagrams queued on fd: FreeBSD's
-// FIONREAD on a socket is sbavail(so_rcv) - sb_ctl (sys/kern/sys_socket.c,
-// soo_ioctl), the data of every queued datagram without their addresses
-// and control messages.
-func queuedBytes(t testing.TB, fd int) (int, bool) {
+// queuedPayloadBytes is the payload bytes of all datagrams queued on fd:
+// FreeBSD's FIONREAD on a socket is sbavail(so_rcv) - sb_ctl
+// (sys/kern/sys_socket.c, soo_ioctl), the data of every queued datagram
+// without their addresses and control messages.
+func queuedPayloadBytes(t testing.TB, fd int) (int, bool) {
 	t.Helper()
 	n, err := unix.IoctlGetInt(fd, fionread)
 	if err != nil {

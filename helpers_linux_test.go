@@ -14,8 +14,8 @@ func threadID() int { return unix.Gettid() }
 
 func signalThread(tid int, sig unix.Signal) error { return unix.Tgkill(unix.Getpid(), tid, sig) }
 
-// queuedBytes reports whether the number of bytes queued on fd can be
-// known: not on Linux, whose FIONREAD gives the size of the first datagram
-// only. Nothing is needed there: Linux delivers a loopback datagram before
-// the sending call returns, so once one is queued (waitQueued), all are.
-func queuedBytes(testing.TB, int) (int, bool) { return 0, false }
+// queuedPayloadBytes reports whether the bytes queued on fd can be known:
+// not on Linux, whose FIONREAD gives the size of the first datagram only.
+// Nothing is needed there: Linux delivers a loopback datagram before the
+// sending call returns, so once one is queued (waitQueued), all are.
+func queuedPayloadBytes(testing.TB, int) (int, bool) { return 0, false }

@@ -229,7 +229,7 @@ func waitQueuedBytes(t testing.TB, fd, total int) {
 	waitQueued(t, fd)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n, ok := queuedBytes(t, fd)
+		n, ok := queuedPayloadBytes(t, fd)
 		if !ok || n >= total {
 			return
 		}

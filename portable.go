@@ -18,8 +18,19 @@ type Mmsghdr struct {
 	Len uint32
 }
 
-// SizeofMmsghdr is the size of Mmsghdr in bytes.
-const SizeofMmsghdr = int(unsafe.Sizeof(Mmsghdr{}))
+// SizeofMmsghdr is the size of Mmsghdr in bytes: the Msghdr, the uint32,
+// and the padding up to the struct's alignment, that of a pointer.
+const SizeofMmsghdr = (sizeofMsghdr + 4 + ptrSize - 1) &^ (ptrSize - 1)
+
+// ptrSize is the size (and alignment) of a pointer, as an untyped constant.
+const ptrSize = 4 << (^uintptr(0) >> 63)
+
+// SizeofMmsghdr is right for this target: a mistake fails the build, as in
+// layout_GOOS.go (one of the two array lengths is negative).
+var (
+	_ [unsafe.Sizeof(Mmsghdr{}) - SizeofMmsghdr]struct{}
+	_ [SizeofMmsghdr - unsafe.Sizeof(Mmsghdr{})]struct{}
+)
 
 // MSG_WAITFORONE is zero on this OS: Recvmmsg is not supported here.
 const MSG_WAITFORONE = 0

@@ -12,3 +12,9 @@ type Msghdr = unix.Msghdr
 // Timespec is struct timespec, the type of Recvmmsg's time-out. It is
 // unix.Timespec itself, so &unix.Timespec{...} can be passed as it is.
 type Timespec = unix.Timespec
+
+// sizeofMsghdr is the size of Msghdr, for SizeofMmsghdr in portable.go
+// (Linux and FreeBSD have generated layouts instead).
+//
+//lint:ignore U1000 used where portable.go is built
+const sizeofMsghdr = unix.SizeofMsghdr
