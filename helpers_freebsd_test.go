@@ -7,6 +7,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// fionread is FIONREAD, _IOR('f', 127, int) in sys/sys/filio.h, which
+// x/sys/unix does not define for FreeBSD.
+const fionread = 0x4004667f
+
+// queuedPayloadBytes is the payload bytes of all datagrams queued on fd:
+// FreeBSD's FIONREAD on a socket is sbavail(so_rcv) - sb_ctl
+// (sys/kern/sys_socket.c, soo_ioctl), the data of every queued datagram
+// without their addresses and control messages.
+func queuedPayloadBytes(t testing.TB, fd int) (int, bool) {
+	t.Helper()
+	n, err := unix.IoctlGetInt(fd, fionread)
+	if err != nil {
+		t.Fatalf("ioctl(FIONREAD): %v", err)
+	}
+	return n, true
+}
+
 // FreeBSD sockaddrs start with their own length.
 func setSockaddrLen4(rsa *unix.RawSockaddrInet4) { rsa.Len = unix.SizeofSockaddrInet4 }
 func setSockaddrLen6(rsa *unix.RawSockaddrInet6) { rsa.Len = unix.SizeofSockaddrInet6 }
@@ -24,21 +41,4 @@ func signalThread(tid int, sig unix.Signal) error {
 		return e
 	}
 	return nil
-}
-
-// fionread is FIONREAD, _IOR('f', 127, int) in sys/sys/filio.h, which
-// x/sys/unix does not define for FreeBSD.
-const fionread = 0x4004667f
-
-// queuedPayloadBytes is the payload bytes of all datagrams queued on fd:
-// FreeBSD's FIONREAD on a socket is sbavail(so_rcv) - sb_ctl
-// (sys/kern/sys_socket.c, soo_ioctl), the data of every queued datagram
-// without their addresses and control messages.
-func queuedPayloadBytes(t testing.TB, fd int) (int, bool) {
-	t.Helper()
-	n, err := unix.IoctlGetInt(fd, fionread)
-	if err != nil {
-		t.Fatalf("ioctl(FIONREAD): %v", err)
-	}
-	return n, true
 }
