@@ -94,9 +94,10 @@
 //
 // The architecture reads from the file list: types_GOOS.go and mkall.sh
 // generate ztypes_GOOS_GOARCH.go (layouts), checked at compile time by
-// layout_GOOS.go; syscall_unix.go, syscall_linux.go, recvmmsg_GOOS.go and
-// sendmmsg_GOOS.go are the raw calls; loop.go is the recvmsg/sendmsg loop;
-// errno_unix.go, poll.go and check.go are the errno layer; conn*.go,
+// layout_GOOS.go; syscall_GOOS.go, recvmmsg.go, sendmmsg.go and loop.go
+// (the recvmsg/sendmsg loop) are the raw calls, portable.go their stand-in
+// elsewhere; errno.go, errors.go, poll.go, check.go and limits.go are the
+// errno layer; conn*.go,
 // sockaddr*.go and messages.go are Conn; control*.go, options.go, gso.go
 // and segments.go are the offloads and control messages.
 package mmsg
