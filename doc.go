@@ -97,7 +97,7 @@
 // layout_GOOS.go; syscall_GOOS.go, recvmmsg.go, sendmmsg.go and loop.go
 // (the recvmsg/sendmsg loop) are the raw calls, portable.go their stand-in
 // elsewhere; errno.go, errors.go, poll.go, check.go and limits.go are the
-// errno layer; conn*.go,
-// sockaddr*.go and messages.go are Conn; control*.go, options.go, gso.go
-// and segments.go are the offloads and control messages.
+// errno layer; conn*.go, sockaddr*.go and messages.go are Conn;
+// control*.go, options.go, gso.go and segments.go are the offloads and
+// control messages.
 package mmsg

@@ -51,13 +51,15 @@ func deadlineOf(ts *Timespec) (time.Time, error) {
 // edge-triggered instance of its own (edgeWaiter: epoll with EPOLLET on
 // Linux, kqueue with EV_CLEAR on FreeBSD), which sleeps until something
 // new happens on the socket or the time is up. That costs three system
-// calls more, on that path only. A wake with nothing to receive means
+// calls more, on that path only (if the instance cannot be made, EMFILE
+// say, wait returns that error). A wake with nothing to receive means
 // nothing to the caller: it is not a datagram, and an error-queue entry
 // stays queued for a MSG_ERRQUEUE receive.
 //
 // The one level that is not waited out is a shutdown for reading (Linux):
-// hup tells the caller, which returns EAGAIN rather than sleep until its
-// deadline on a socket that will never receive again.
+// hup tells the caller, and a socket that will never receive again is not
+// waited on. A timed Recvmmsg returns the EAGAIN; recvLoop takes what a
+// blocking receive returns then (0 bytes, at once), as the kernel does.
 type waiter struct {
 	fd   int
 	woke bool // the last wait ended with the socket reported ready
