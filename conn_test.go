@@ -1183,7 +1183,7 @@ func connBlockingRead(t *testing.T, c *Conn, sender *net.UDPConn, dst netip.Addr
 			t.Fatal(err)
 		}
 	}
-	waitQueuedBytes(t, c, 3*8)
+	waitConnQueuedBytes(t, c, 3*8)
 	select {
 	case r := <-read():
 		if r.n != 3 || r.err != nil {
@@ -1217,13 +1217,13 @@ func connBlockingRead(t *testing.T, c *Conn, sender *net.UDPConn, dst netip.Addr
 	}
 }
 
-// waitQueuedBytes waits until c's socket has n bytes of datagrams queued
-// (loopback delivery is asynchronous on FreeBSD).
-func waitQueuedBytes(t *testing.T, c *Conn, n int) {
+// waitConnQueuedBytes waits until c's socket has n bytes of datagrams
+// queued (loopback delivery is asynchronous on FreeBSD).
+func waitConnQueuedBytes(t *testing.T, c *Conn, n int) {
 	t.Helper()
 	var fd int
 	c.rc.Control(func(s uintptr) { fd = int(s) })
-	waitQueuedTotal(t, fd, n)
+	waitQueuedBytes(t, fd, n)
 }
 
 // TestConnClosedFile: a Conn over an *os.File reports a closed file as

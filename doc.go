@@ -25,14 +25,17 @@
 // The kernels and libcs disagree on nearly every edge. mmsg gives them one
 // meaning:
 //
-//	                        Linux kernel            FreeBSD libc            mmsg, both OSes
+//	                        Linux kernel            FreeBSD libc, kernel    mmsg, both OSes
 //	empty batch             0; takes a pending      receives one message,   (0, nil), no system call
 //	                        socket error            returns 1
 //	EINTR, nothing yet      -1 EINTR                -1 EINTR                retried; time-out recomputed
 //	                                                                        from the monotonic clock
-//	signal after some       returns n, keeps        returns n               returns n; the errno 512 that
-//	                        ERESTARTSYS: next call                          Linux then leaks is retried
-//	                        gets errno 512                                  as EINTR
+//	signal after some       returns n, keeps        returns n, but with     returns n: messages 2..n are
+//	                        ERESTARTSYS: next call  SA_RESTART (all of      received with MSG_DONTWAIT and
+//	                        gets errno 512          Go's handlers) the      waited for in ppoll, which a
+//	                                                kernel restarts the     signal ends; the errno 512
+//	                                                wait for more: it       Linux leaks is retried as EINTR
+//	                                                never returns
 //	nothing queued          -1 EAGAIN               -1 EAGAIN               (0, err), errors.Is(err, unix.EAGAIN)
 //	queue runs dry          n                       n                       (n, nil)
 //	error after some        n; error kept in        n; error lost           (n, err), or n and the next
@@ -41,9 +44,28 @@
 //	                        datagram: never ends    recvmsg; expiry         datagram; then only what is
 //	                        a wait                  returns 0               queued; expiry: (0, err) with
 //	                                                                        errors.Is(err, os.ErrDeadlineExceeded)
+//	ready, nothing to take  POLLERR stays set for   POLLIN stays set for    not a datagram: a timed call
+//	                        an error-queue entry,   so_rerror (SO_RERROR),  sleeps on (edge-triggered)
+//	                        POLLIN for data with    which a UDP receive     until one comes or time is up
+//	                        MSG_ERRQUEUE            ignores
 //	invalid timeout         EINVAL                  EINVAL (ppoll)          EINVAL
 //	MSG_WAITFORONE          0x10000                 0x80000, also passed    same meaning on both; never
 //	                                                to recvmsg              reaches recvmsg
+//	Hdr.Flags               echoes the input flag   echoes every input      what happened to the message
+//	                        MSG_CMSG_CLOEXEC        flag (MSG_DONTWAIT:     only: echoed input bits removed
+//	                                                0x80)
+//	full send queue         -1 EAGAIN (ENOBUFS:     AF_UNIX: -1 ENOBUFS,    nothing sent: (0, err) matching
+//	                        qdisc drop with         blocking or not; no     unix.EAGAIN and unix.ENOBUFS,
+//	                        IP_RECVERR); poll       event ever says         unwrapping to the errno; after
+//	                        says when there is      writable again. UDP:    some: (n, nil)
+//	                        room again              no flow control, lo0
+//	                                                drops silently
+//	send error after some   n; error dropped (an    n; error dropped        Linux: dropped by the kernel;
+//	                        async ECONNREFUSED is                           FreeBSD: (n, err)
+//	                        consumed with it)
+//	loopback delivery       done when sendto        asynchronous (netisr    the kernel's, not hidden
+//	                        returns                 thread): may still be
+//	                                                on its way
 //	send batch > 1024       silently capped         no cap                  capped at MaxSendBatch on both
 //	nil buffer, length > 0  EFAULT after the        EFAULT after the        EFAULT before any system call
 //	                        datagram is dequeued:   datagram is dequeued
@@ -72,9 +94,10 @@
 //
 // The architecture reads from the file list: types_GOOS.go and mkall.sh
 // generate ztypes_GOOS_GOARCH.go (layouts), checked at compile time by
-// layout_GOOS.go; syscall_unix.go, syscall_linux.go, recvmmsg_GOOS.go and
-// sendmmsg_GOOS.go are the raw calls; loop.go is the recvmsg/sendmsg loop;
-// errno_unix.go, poll.go and check.go are the errno layer; conn*.go,
-// sockaddr*.go and messages.go are Conn; control*.go, options.go, gso.go
-// and segments.go are the offloads and control messages.
+// layout_GOOS.go; syscall_GOOS.go, recvmmsg.go, sendmmsg.go and loop.go
+// (the recvmsg/sendmsg loop) are the raw calls, portable.go their stand-in
+// elsewhere; errno.go, errors.go, poll.go, check.go and limits.go are the
+// errno layer; conn*.go, sockaddr*.go and messages.go are Conn;
+// control*.go, options.go, gso.go and segments.go are the offloads and
+// control messages.
 package mmsg

@@ -8,7 +8,9 @@ import (
 // timeoutError is what a call returns when its time-out or deadline passes
 // before a message could be moved. It matches os.ErrDeadlineExceeded and
 // ETIMEDOUT with errors.Is, and reports Timeout() == true, like the errors
-// of package net.
+// of package net. (Only the batch OSes produce it.)
+//
+//lint:ignore U1000 used on Linux and FreeBSD only (poll.go)
 type timeoutError struct{}
 
 func (timeoutError) Error() string   { return "i/o timeout" }
@@ -20,6 +22,8 @@ func (timeoutError) Is(target error) bool {
 }
 
 // errTimeout is the single timeoutError value; comparing against it is cheap.
+//
+//lint:ignore U1000 used on Linux and FreeBSD only (poll.go)
 var errTimeout error = timeoutError{}
 
 // wrapErr turns an error of the internal layers into the form the exported

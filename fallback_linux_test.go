@@ -158,7 +158,7 @@ func enosysChild(t *testing.T) {
 
 			// A blocking socket with 3 queued: MSG_WAITFORONE takes
 			// them and does not wait for the other 5.
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, payloadBytes(ps...))
 			b := newBatch(8, 64)
 			n, err = Recvmmsg(fd, b.msgs, MSG_WAITFORONE, nil)
 			if err != nil || n != 3 {
@@ -184,6 +184,14 @@ func enosysChild(t *testing.T) {
 			}
 		})
 	}
+
+	// SA_RESTART restarts a blocking recvmsg: a signal must still end the
+	// fallback loop's wait for the rest of a batch.
+	t.Run("SignalEndsWaitForMore", func(t *testing.T) {
+		signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+			return Recvmmsg(fd, msgs, flags, nil)
+		})
+	})
 
 	if !noSendmmsg.Load() || !noRecvmmsg.Load() {
 		t.Fatalf("noSendmmsg = %v, noRecvmmsg = %v; want both true", noSendmmsg.Load(), noRecvmmsg.Load())

@@ -1,10 +1,28 @@
 package mmsg
 
 import (
+	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// fionread is FIONREAD, _IOR('f', 127, int) in sys/sys/filio.h, which
+// x/sys/unix does not define for FreeBSD.
+const fionread = 0x4004667f
+
+// queuedPayloadBytes is the payload bytes of all datagrams queued on fd:
+// FreeBSD's FIONREAD on a socket is sbavail(so_rcv) - sb_ctl
+// (sys/kern/sys_socket.c, soo_ioctl), the data of every queued datagram
+// without their addresses and control messages.
+func queuedPayloadBytes(t testing.TB, fd int) (int, bool) {
+	t.Helper()
+	n, err := unix.IoctlGetInt(fd, fionread)
+	if err != nil {
+		t.Fatalf("ioctl(FIONREAD): %v", err)
+	}
+	return n, true
+}
 
 // FreeBSD sockaddrs start with their own length.
 func setSockaddrLen4(rsa *unix.RawSockaddrInet4) { rsa.Len = unix.SizeofSockaddrInet4 }
@@ -23,12 +41,4 @@ func signalThread(tid int, sig unix.Signal) error {
 		return e
 	}
 	return nil
-}
-
-// queuedBytes is the number of bytes of all the datagrams queued on fd:
-// FreeBSD's FIONREAD on a socket gives sbavail of the receive buffer.
-func queuedBytes(fd int) (int, error) {
-	// FIONREAD is _IOR('f', 127, int) (sys/sys/filio.h); x/sys lacks it.
-	const fionread = 0x4004667f
-	return unix.IoctlGetInt(fd, fionread)
 }

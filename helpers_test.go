@@ -211,6 +211,55 @@ func waitQueued(t testing.TB, fd int) {
 	}
 }
 
+// waitQueuedBytes waits until datagrams with total payload bytes in all
+// are queued on the datagram socket fd, or fails the test after a generous
+// bound. Tests that send and then expect every datagram to be queued call
+// it instead of waitQueued: FreeBSD delivers loopback datagrams
+// asynchronously (lo0 hands them to a netisr thread), so the first may be
+// queued while the last is still on its way. Linux has delivered a
+// loopback datagram before the sending call returns.
+//
+// Zero-length datagrams carry no bytes and cannot be waited for this way:
+// put a non-empty datagram after them (loopback keeps the order).
+func waitQueuedBytes(t testing.TB, fd, total int) {
+	t.Helper()
+	if total == 0 {
+		return
+	}
+	waitQueued(t, fd)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, ok := queuedPayloadBytes(t, fd)
+		if !ok || n >= total {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d bytes queued on fd %d after 20s", n, total, fd)
+		}
+		time.Sleep(100 * time.Microsecond) // let the netisr thread run
+	}
+}
+
+// payloadBytes is the sum of the payloads' lengths, for waitQueuedBytes.
+func payloadBytes(ps ...[]byte) int {
+	total := 0
+	for _, p := range ps {
+		total += len(p)
+	}
+	return total
+}
+
+// threadCPUTime is the CPU time the calling OS thread has used so far. A
+// test that measures a wait locks its goroutine to the thread first.
+func threadCPUTime(t testing.TB) time.Duration {
+	t.Helper()
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		t.Fatalf("clock_gettime(CLOCK_THREAD_CPUTIME_ID): %v", err)
+	}
+	return time.Duration(ts.Nano())
+}
+
 // payloads returns n distinct payloads of the given sizes (cycled).
 func payloads(n int, sizes ...int) [][]byte {
 	ps := make([][]byte, n)
@@ -234,17 +283,3 @@ func sendAsync(fd int, dst netip.AddrPort, p []byte) <-chan error {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// waitQueuedTotal waits until fd has n bytes of datagrams queued.
-// TODO(merge): replace with the raw layer's shared helper.
-func waitQueuedTotal(t testing.TB, fd, n int) {
-	t.Helper()
-	for start := time.Now(); ; time.Sleep(100 * time.Microsecond) {
-		if q, err := queuedBytes(fd); err == nil && q >= n {
-			return
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("%d bytes not queued within 10s", n)
-		}
-	}
-}

@@ -1,4 +1,9 @@
+//lint:file-ignore U1000 the unexported limits are used on Linux and FreeBSD only
+
 package mmsg
+
+// The batch limits, all here and all named max<Thing>. (The Conn still
+// names maxReadBatch connMaxRead in its own file until it moves here.)
 
 // MaxSendBatch is the most messages one Sendmmsg call sends, on every OS.
 // Linux caps sendmmsg(2) at UIO_MAXIOV (1024) without saying so; mmsg applies

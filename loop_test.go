@@ -4,8 +4,11 @@ package mmsg
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +23,7 @@ func TestRecvLoopReceivesQueued(t *testing.T) {
 			sfd, saddr := udpSocket(t, f.af, f.addr, true)
 			want := payloads(5, 3, 300)
 			sendTo(t, sfd, addr, want...)
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, payloadBytes(want...))
 			b := newBatch(8, 512)
 			// libc: returns 5, and the EAGAIN that ended the loop
 			// is not an error. Same here.
@@ -48,7 +51,7 @@ func TestRecvLoopWaitForOne(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, payloads(3, 8)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 3*8)
 	n, err := recvLoop(fd, newBatch(8, 16).msgs, MSG_WAITFORONE)
 	if err != nil || n != 3 {
 		t.Fatalf("recvLoop(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
@@ -81,7 +84,7 @@ func faultOnSecond(t *testing.T) (int, *batch) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sendTo(t, sfd, addr, []byte("first"), []byte("second"))
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, len("first")+len("second"))
 	b := newBatch(2, 16)
 	b.iovs[1].Base = &faultingBuffer(t)[0]
 	return fd, b
@@ -147,4 +150,110 @@ func TestSendKeepsErrorAfterFirst(t *testing.T) {
 		}
 	}
 	checkSyscallError(t, err, "sendmmsg", unix.EFAULT)
+}
+
+// rawRecvs are the two ways into a receive without a time-out: the
+// exported call (the kernel's recvmmsg on Linux) and the loop itself.
+var rawRecvs = []struct {
+	name string
+	recv func(fd int, msgs []Mmsghdr, flags int) (int, error)
+}{
+	{"Recvmmsg", func(fd int, msgs []Mmsghdr, flags int) (int, error) { return Recvmmsg(fd, msgs, flags, nil) }},
+	{"recvLoop", recvLoop},
+}
+
+func TestRecvLoopWaitsForMoreOnBlockingSocket(t *testing.T) {
+	// Without MSG_WAITFORONE a blocking socket waits for the whole batch,
+	// as both kernels' recvmmsg do. The loop waits in ppoll, not in
+	// recvmsg (see TestRecvLoopSignalEndsWaitForMore), and a datagram
+	// that comes later joins the batch.
+	for _, r := range rawRecvs {
+		t.Run(r.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sendTo(t, sfd, addr, []byte("one"))
+			waitQueued(t, fd)
+			timer := time.AfterFunc(100*time.Millisecond, func() { unix.Sendto(sfd, []byte("two"), 0, sockaddr(addr)) })
+			defer timer.Stop()
+			b := newBatch(2, 16)
+			n, err := r.recv(fd, b.msgs, 0)
+			if n != 2 || err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
+				t.Fatalf("%d, %v, %q, %q; want 2, nil, \"one\", \"two\"", n, err, b.payload(0), b.payload(1))
+			}
+		})
+	}
+}
+
+func TestRecvLoopWaitForMoreHonoursRcvtimeo(t *testing.T) {
+	// SO_RCVTIMEO bounds each wait for a further datagram of a blocking
+	// batch, in the kernels' recvmmsg and in the loop alike: then the
+	// batch ends with what is in hand, and no error.
+	const timeo = 100 * time.Millisecond
+	for _, r := range rawRecvs {
+		t.Run(r.name, func(t *testing.T) {
+			fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+			tv := unix.NsecToTimeval(int64(timeo))
+			if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+				t.Fatal(err)
+			}
+			sendTo(t, sfd, addr, []byte("one"))
+			waitQueued(t, fd)
+			start := time.Now()
+			b := newBatch(3, 16)
+			n, err := r.recv(fd, b.msgs, 0)
+			elapsed := time.Since(start)
+			if n != 1 || err != nil || string(b.payload(0)) != "one" {
+				t.Fatalf("%d, %v, %q; want 1, nil, \"one\"", n, err, b.payload(0))
+			}
+			if elapsed < timeo*9/10 || elapsed > 10*time.Second {
+				t.Errorf("returned after %v; want about %v", elapsed, timeo)
+			}
+		})
+	}
+}
+
+func TestRecvLoopWaitForMoreEndsAtShutdown(t *testing.T) {
+	// shutdown(SHUT_RD) ends the wait for the rest of a blocking batch,
+	// whether it comes before the call or during the wait. Then every
+	// further receive that would block returns 0 bytes at once, and the
+	// kernel's recvmmsg fills the rest of the batch with empty messages;
+	// the loop does the same. Linux keeps the queued datagram.
+	for _, during := range []bool{false, true} {
+		for _, r := range rawRecvs {
+			t.Run(fmt.Sprintf("%s/during=%v", r.name, during), func(t *testing.T) {
+				fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				sfd, saddr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				if err := unix.Connect(fd, sockaddr(saddr)); err != nil {
+					t.Fatal(err)
+				}
+				sendTo(t, sfd, addr, []byte("one"))
+				waitQueued(t, fd)
+				shut := func() { unix.Shutdown(fd, unix.SHUT_RD) }
+				if during {
+					timer := time.AfterFunc(100*time.Millisecond, shut)
+					defer timer.Stop()
+				} else {
+					shut()
+				}
+				b := newBatch(3, 16)
+				res := measured(t, func() (int, error) { return r.recv(fd, b.msgs, 0) })
+				if res.n != 3 || res.err != nil {
+					t.Fatalf("%d, %v; want 3, nil", res.n, res.err)
+				}
+				for i := range res.n {
+					want := ""
+					if i == 0 && (during || runtime.GOOS == "linux") {
+						want = "one"
+					}
+					if string(b.payload(i)) != want {
+						t.Errorf("message %d: %q; want %q", i, b.payload(i), want)
+					}
+				}
+				if during {
+					checkSleeps(t, res) // it waited 100ms for the shutdown
+				}
+			})
+		}
+	}
 }

@@ -22,7 +22,7 @@ func TestMythSeveralSockets(t *testing.T) {
 	sendTo(t, s1, addr, []byte("from s1"))
 	sendTo(t, s2, addr, []byte("from s2"))
 	sendTo(t, s1, otherAddr, []byte("for the other socket"))
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, len("from s1")+len("from s2"))
 	waitQueued(t, other)
 
 	b := newBatch(8, 64)
@@ -47,7 +47,7 @@ func TestMythSmallMessages(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
 	sendTo(t, sfd, addr, payloads(64, 1)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 64)
 	b := newBatch(64, 1)
 	n, err := Recvmmsg(fd, b.msgs, 0, nil)
 	if err != nil || n != 64 {
@@ -67,7 +67,7 @@ func TestMythNonBlockingNeedsFullBatch(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET6, families[1].addr, true)
 	sfd, _ := udpSocket(t, unix.AF_INET6, families[1].addr, true)
 	sendTo(t, sfd, addr, payloads(3, 10)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 3*10)
 	n, err := Recvmmsg(fd, newBatch(64, 16).msgs, 0, nil)
 	if err != nil || n != 3 {
 		t.Fatalf("Recvmmsg with 3 of 64 queued = %d, %v; want 3, nil", n, err)

@@ -16,27 +16,38 @@ import "golang.org/x/sys/unix"
 //   - n is never negative. When n > 0 the n messages are valid even if err
 //     is not nil; an error that ended the batch early is returned either
 //     with them or by the next call on the socket, never dropped.
-//   - EINTR never surfaces: an interrupted wait is resumed.
+//   - EINTR never surfaces: an interrupted wait for the first datagram is
+//     resumed; a signal during a blocking wait for more ends the batch.
 //   - A non-blocking socket with nothing queued gives an error matching
 //     unix.EAGAIN; running out of datagrams after the first is not an error.
 //   - timeout, if not nil, bounds the wait for the first datagram; after it
 //     the call takes only what is already queued. Nothing arriving in time
 //     gives an error matching os.ErrDeadlineExceeded. A zero timeout polls.
-//     A timeout with a negative field or Nsec >= 1e9 gives EINVAL.
+//     A timeout with a negative field or Nsec >= 1e9 gives EINVAL. Readiness
+//     with nothing to receive (an entry on Linux's error queue without
+//     MSG_ERRQUEUE, normal data with it) is not a datagram: the call
+//     sleeps on until one comes or the time is up. After shutdown(SHUT_RD)
+//     Linux gives EAGAIN at once; FreeBSD receives an empty message.
 //   - flags are MSG_* flags; MSG_WAITFORONE means: block for the first
 //     datagram only (on a blocking socket; Go's net sockets never block).
+//     With MSG_PEEK every entry of the batch gets the same datagram (the
+//     kernels' behaviour). A stream or seqpacket socket at end of file
+//     fills every entry with an empty message.
+//   - Hdr.Flags says what happened to each message (MSG_TRUNC, MSG_CTRUNC,
+//     MSG_ERRQUEUE, ...) and nothing else: the input flags that FreeBSD
+//     (all of them) and Linux (MSG_CMSG_CLOEXEC) copy into it are removed.
 //   - A header with a nil pointer but a non-zero length gives EFAULT before
 //     any datagram is touched.
 //
 // Errors are *os.SyscallError values named "recvmmsg" wrapping the errno.
-func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
 	n, err := recvmmsg(fd, msgs, flags, timeout)
 	return n, wrapErr("recvmmsg", err)
 }
 
 // recvmmsg is Recvmmsg with bare errors, for callers inside the package
 // that handle EAGAIN themselves and must not allocate.
-func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, error) {
+func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
 	if len(msgs) == 0 {
 		// Linux would still consume a pending socket error and FreeBSD
 		// libc would receive a message: do neither.
@@ -53,30 +64,37 @@ func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *unix.Timespec) (int, e
 	}
 	// Linux's own timeout argument is checked only after a datagram has
 	// arrived, so it never ends a wait. Both OSes therefore receive
-	// without blocking and, when nothing is queued, wait in ppoll as
-	// FreeBSD libc does. Receiving first (libc polls first) saves the
-	// ppoll when datagrams are waiting, and reports a descriptor that is
-	// not a socket as ENOTSOCK instead of polling it until the time-out.
+	// without blocking and, when nothing is queued, wait (waiter: ppoll,
+	// as FreeBSD libc does, then edge-triggered if a level stays set).
+	// Receiving first (libc polls first) saves the wait when datagrams
+	// are queued, and reports a descriptor that is not a socket as
+	// ENOTSOCK instead of polling it until the time-out.
 	deadline, err := deadlineOf(timeout)
 	if err != nil {
 		return 0, err
 	}
-	shut := false
+	w := waiter{fd: fd}
+	defer w.close()
 	for {
 		n, err := recvBatch(fd, msgs, flags|unix.MSG_DONTWAIT)
-		if err != unix.EAGAIN || shut {
+		if err != unix.EAGAIN || w.hup {
+			// After shutdown(SHUT_RD) Linux reports the socket
+			// readable for good while a receive finds nothing: the
+			// EAGAIN is returned, as FreeBSD libc would, rather than
+			// waiting until the deadline for nothing.
 			return n, err
 		}
-		// Nothing queued, or another reader took the datagram that
-		// woke us: wait for what is left of the time.
-		revents, err := waitReadable(fd, deadline)
+		// Nothing queued, or the wake was not for this receive (a lost
+		// race, a level that stays set): wait for what is left of the
+		// time, resuming after signals.
+		for {
+			err = w.wait(deadline)
+			if !isEINTR(err) {
+				break
+			}
+		}
 		if err != nil {
 			return 0, err
 		}
-		// After shutdown(SHUT_RD) ppoll reports the socket readable
-		// at once while a non-blocking receive still finds nothing:
-		// waiting again would spin until the deadline. The next
-		// EAGAIN is returned instead, as FreeBSD libc would.
-		shut = revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
 	}
 }

@@ -5,6 +5,7 @@ package mmsg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"testing"
@@ -34,7 +35,7 @@ func TestRecvmmsgBatch(t *testing.T) {
 			sfd, saddr := udpSocket(t, f.af, f.addr, true)
 			want := payloads(5, 1, 100, 1200, 0, 37)
 			sendTo(t, sfd, raddr, want...)
-			waitQueued(t, rfd)
+			waitQueuedBytes(t, rfd, payloadBytes(want...))
 
 			b := newBatch(8, 2048)
 			n, err := Recvmmsg(rfd, b.msgs, 0, nil)
@@ -157,9 +158,8 @@ func TestRecvmmsgZeroTimeoutPolls(t *testing.T) {
 
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("one"), []byte("two"))
-	waitQueued(t, fd)
-	// Both are queued once the first is (loopback delivers in order in
-	// the sending call), and a zero time-out takes what is there.
+	waitQueuedBytes(t, fd, len("one")+len("two"))
+	// Both are queued, and a zero time-out takes what is there.
 	n, err := Recvmmsg(fd, b.msgs, 0, zero)
 	if err != nil || n != 2 {
 		t.Fatalf("Recvmmsg = %d, %v; want 2, nil", n, err)
@@ -173,7 +173,7 @@ func TestRecvmmsgTimeoutTakesOnlyWhatIsQueued(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("a"), []byte("b"))
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 2)
 	start := time.Now()
 	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, 0, &unix.Timespec{Sec: 30})
 	if err != nil || n != 2 {
@@ -227,7 +227,7 @@ func TestRecvmmsgWaitForOne(t *testing.T) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, payloads(3, 10)...)
-	waitQueued(t, fd)
+	waitQueuedBytes(t, fd, 3*10)
 	n, err := Recvmmsg(fd, newBatch(8, 16).msgs, MSG_WAITFORONE, nil)
 	if err != nil || n != 3 {
 		t.Fatalf("Recvmmsg(MSG_WAITFORONE) = %d, %v; want 3, nil", n, err)
@@ -251,7 +251,7 @@ func TestRecvmmsgTruncation(t *testing.T) {
 			sfd, _ := udpSocket(t, f.af, f.addr, true)
 			big := bytes.Repeat([]byte("0123456789"), 10)
 			sendTo(t, sfd, addr, big, big)
-			waitQueued(t, fd)
+			waitQueuedBytes(t, fd, 2*len(big))
 
 			b := newBatch(1, 10)
 			n, err := Recvmmsg(fd, b.msgs, 0, nil)
@@ -363,5 +363,156 @@ func TestBadHeadersFaultBeforeData(t *testing.T) {
 	n, err := Recvmmsg(fd, b.msgs, 0, nil)
 	if err != nil || n != 1 || string(b.payload(0)) != "keep me" {
 		t.Fatalf("after refusals: %d, %v, %q; want 1, nil, \"keep me\"", n, err, b.payload(0))
+	}
+}
+
+func TestRecvmmsgFlagsSayWhatHappened(t *testing.T) {
+	// Hdr.Flags reports what happened to each message and nothing else.
+	// FreeBSD copies the call's input flags into msg_flags (sys_recvmsg
+	// presets msg_flags to them, soreceive ORs its own bits in), and so
+	// did mmsg's own MSG_DONTWAIT (time-out path, MSG_WAITFORONE, the
+	// loop's later messages) show up as 0x80; Linux copies
+	// MSG_CMSG_CLOEXEC. Only MSG_TRUNC for the cut datagram may remain.
+	recvs := []struct {
+		name string
+		recv func(fd int, msgs []Mmsghdr, flags int) (int, error)
+	}{
+		{"Recvmmsg", func(fd int, msgs []Mmsghdr, flags int) (int, error) { return Recvmmsg(fd, msgs, flags, nil) }},
+		{"Recvmmsg/timeout", func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+			return Recvmmsg(fd, msgs, flags, &unix.Timespec{Sec: 30})
+		}},
+		{"recvLoop", recvLoop},
+	}
+	for _, r := range recvs {
+		for _, flags := range []int{0, unix.MSG_DONTWAIT, MSG_WAITFORONE, unix.MSG_CMSG_CLOEXEC, unix.MSG_TRUNC} {
+			t.Run(fmt.Sprintf("%s/%#x", r.name, flags), func(t *testing.T) {
+				// A blocking socket: the batch is exactly what is queued.
+				fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
+				ps := [][]byte{[]byte("fits"), bytes.Repeat([]byte("x"), 100), []byte("fits too")}
+				sendTo(t, sfd, addr, ps...)
+				waitQueuedBytes(t, fd, payloadBytes(ps...))
+				b := newBatch(3, 64)
+				n, err := r.recv(fd, b.msgs, flags)
+				if n != 3 || err != nil {
+					t.Fatalf("n = %d, err = %v; want 3, nil", n, err)
+				}
+				for i, want := range []int32{0, unix.MSG_TRUNC, 0} {
+					if got := b.msgs[i].Hdr.Flags; got != want {
+						t.Errorf("message %d: flags %#x; want %#x", i, got, want)
+					}
+				}
+				wantLen := 64
+				if flags&unix.MSG_TRUNC != 0 {
+					wantLen = 100 // the real length
+				}
+				if int(b.msgs[1].Len) != wantLen {
+					t.Errorf("cut message: Len %d; want %d", b.msgs[1].Len, wantLen)
+				}
+			})
+		}
+	}
+	t.Run("MSG_PEEK", func(t *testing.T) {
+		fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sendTo(t, sfd, addr, []byte("peek"))
+		waitQueued(t, fd)
+		for _, flags := range []int{unix.MSG_PEEK, unix.MSG_PEEK | unix.MSG_DONTWAIT} {
+			b := newBatch(1, 64)
+			if n, err := Recvmmsg(fd, b.msgs, flags, &unix.Timespec{}); n != 1 || err != nil || b.msgs[0].Hdr.Flags != 0 {
+				t.Errorf("Recvmmsg(%#x) = %d, %v, flags %#x; want 1, nil, 0", flags, n, err, b.msgs[0].Hdr.Flags)
+			}
+		}
+	})
+}
+
+func TestStripEcho(t *testing.T) {
+	// The rule behind Hdr.Flags, for any kernel: bits the call passed in
+	// are removed, MSG_TRUNC passed in comes back only when the returned
+	// length exceeds the buffers.
+	var buf [64]byte
+	iovs := []unix.Iovec{{Base: &buf[0]}, {Base: &buf[32]}}
+	iovs[0].SetLen(32)
+	iovs[1].SetLen(32)
+	var h Msghdr
+	h.Iov = &iovs[0]
+	h.SetIovlen(len(iovs))
+	const (
+		dontwait = unix.MSG_DONTWAIT
+		trunc    = unix.MSG_TRUNC
+		ctrunc   = unix.MSG_CTRUNC
+		peek     = unix.MSG_PEEK
+	)
+	for _, c := range []struct {
+		out, in, echoed, n int
+		want               int32
+	}{
+		{dontwait, dontwait, ^0, 10, 0},                             // FreeBSD's echo of mmsg's own flag
+		{dontwait | peek | ctrunc, dontwait | peek, ^0, 10, ctrunc}, // what the kernel added stays
+		{trunc, trunc, ^0, 64, 0},                                   // fits exactly: not cut
+		{trunc, trunc, ^0, 65, trunc},                               // real length > buffers: cut
+		{trunc, 0, ^0, 64, trunc},                                   // not passed in: the kernel's own
+		{dontwait, dontwait, 0, 10, dontwait},                       // a kernel that echoes nothing
+		{unix.MSG_OOB, unix.MSG_OOB, ^unix.MSG_OOB, 10, unix.MSG_OOB},
+	} {
+		h.Flags = int32(c.out)
+		stripEcho(&h, c.in&c.echoed, c.n)
+		if h.Flags != c.want {
+			t.Errorf("out %#x in %#x echoed %#x n %d: flags %#x; want %#x", c.out, c.in, c.echoed, c.n, h.Flags, c.want)
+		}
+	}
+}
+
+func TestRecvmmsgPeekRepeats(t *testing.T) {
+	// MSG_PEEK leaves the datagram queued, so every entry of a batch gets
+	// the same one (the kernels' behaviour, kept on both OSes).
+	for _, timeout := range []*unix.Timespec{nil, {Sec: 30}} {
+		fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, true)
+		sendTo(t, sfd, addr, []byte("one"), []byte("two"))
+		waitQueuedBytes(t, fd, 6)
+		b := newBatch(3, 16)
+		n, err := Recvmmsg(fd, b.msgs, unix.MSG_PEEK, timeout)
+		if n != 3 || err != nil {
+			t.Fatalf("Recvmmsg(MSG_PEEK) = %d, %v; want 3, nil", n, err)
+		}
+		for i := range n {
+			if string(b.payload(i)) != "one" {
+				t.Errorf("peeked message %d: %q; want \"one\"", i, b.payload(i))
+			}
+		}
+		b.reset()
+		if n, err := Recvmmsg(fd, b.msgs, 0, timeout); n != 2 || err != nil || string(b.payload(1)) != "two" {
+			t.Fatalf("Recvmmsg = %d, %v; want 2, nil: both still queued", n, err)
+		}
+	}
+}
+
+func TestRecvmmsgStreamEOF(t *testing.T) {
+	// A stream or seqpacket socket at end of file makes every receive
+	// return 0 bytes: a batch of len(msgs) empty entries, on both OSes.
+	for _, typ := range []int{unix.SOCK_STREAM, unix.SOCK_SEQPACKET} {
+		fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fds[0])
+		unix.Close(fds[1])
+		for _, timeout := range []*unix.Timespec{nil, {Sec: 30}} {
+			b := newBatch(3, 16)
+			for i := range b.msgs {
+				b.msgs[i].Hdr.Name, b.msgs[i].Hdr.Namelen = nil, 0
+				b.msgs[i].Len = 99
+			}
+			n, err := Recvmmsg(fds[0], b.msgs, 0, timeout)
+			if n != 3 || err != nil {
+				t.Fatalf("type %d: Recvmmsg at EOF = %d, %v; want 3, nil", typ, n, err)
+			}
+			for i := range n {
+				if b.msgs[i].Len != 0 {
+					t.Errorf("type %d: entry %d: Len %d; want 0", typ, i, b.msgs[i].Len)
+				}
+			}
+		}
 	}
 }

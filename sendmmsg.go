@@ -9,16 +9,34 @@ package mmsg
 // sent for it.
 //
 // As with Recvmmsg: len(msgs) == 0 returns (0, nil) without a system call;
-// n is never negative; EINTR never surfaces; a full socket buffer with
-// nothing sent gives an error matching unix.EAGAIN, and after some messages
-// just ends the batch; a header with a nil pointer but a non-zero length
-// gives EFAULT before anything is sent. Linux drops an error that stops a
-// batch after the first message ("the error code is lost"); it is met
-// again by the call for msgs[n:]. Errors are *os.SyscallError values named
-// "sendmmsg" wrapping the errno.
+// n is never negative; EINTR never surfaces; a header with a nil pointer but
+// a non-zero length gives EFAULT before anything is sent.
+//
+// A full send queue is one error on both OSes: with nothing sent it
+// matches both unix.EAGAIN and unix.ENOBUFS with errors.Is and unwraps to
+// the errno the kernel gave (Linux: EAGAIN, or ENOBUFS for a qdisc drop
+// with IP_RECVERR; FreeBSD: ENOBUFS for an AF_UNIX datagram socket,
+// blocking or not, which no poll or kqueue event ever reports writable
+// again). After a message or more, a full queue just ends the batch.
+// FreeBSD's UDP has no send-side flow control: a datagram the loopback
+// queue has no room for is dropped silently, not refused.
+//
+// Any other error that stops a batch after the first message is returned
+// with the count on FreeBSD; Linux drops it ("the error code is lost").
+// An error tied to the message (EFAULT, EMSGSIZE, ...) is met again by the
+// call for msgs[n:]; an asynchronous socket error is not. To a connected
+// peer that is gone, Linux takes the pending ECONNREFUSED (the ICMP report
+// of an earlier datagram) as the error of message n, which is not sent,
+// returns n and drops the error: the call for msgs[n:] sends message n and
+// stops at the next, so each call sends one message while the reports come
+// back, and the report for the last leaves ECONNREFUSED for the next call
+// on the socket. On FreeBSD the report arrives asynchronously, and the
+// message that meets it returns it with the count.
+//
+// Errors are *os.SyscallError values named "sendmmsg" wrapping the errno.
 func Sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	n, err := sendmmsg(fd, msgs, flags)
-	return n, wrapErr("sendmmsg", err)
+	return n, wrapErr("sendmmsg", asFull(err))
 }
 
 // sendmmsg is Sendmmsg with bare errors, for callers inside the package.

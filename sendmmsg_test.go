@@ -4,7 +4,11 @@ package mmsg
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +30,7 @@ func TestSendmmsgBatch(t *testing.T) {
 					t.Errorf("message %d: Len %d, want %d", i, msgs[i].Len, len(want[i]))
 				}
 			}
-			waitQueued(t, rfd)
+			waitQueuedBytes(t, rfd, payloadBytes(want...))
 			b := newBatch(16, 2048)
 			got, err := Recvmmsg(rfd, b.msgs, 0, nil)
 			if err != nil || got != len(want) {
@@ -51,7 +55,7 @@ func TestSendmmsgConnected(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("Sendmmsg = %d, %v; want 3, nil", n, err)
 	}
-	waitQueued(t, rfd)
+	waitQueuedBytes(t, rfd, 3*5)
 	if n, err := Recvmmsg(rfd, newBatch(8, 16).msgs, 0, nil); n != 3 || err != nil {
 		t.Fatalf("Recvmmsg = %d, %v; want 3, nil", n, err)
 	}
@@ -73,7 +77,8 @@ func TestSendmmsgCap(t *testing.T) {
 }
 
 // unixPair is a non-blocking AF_UNIX datagram pair: unlike UDP on loopback,
-// a full receive queue makes the sender's call fail with EAGAIN.
+// a full queue makes the sender's call fail (Linux: EAGAIN; FreeBSD:
+// ENOBUFS, sys/kern/uipc_usrreq.c uipc_sosend_dgram).
 func unixPair(t *testing.T) (a, b int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -82,6 +87,15 @@ func unixPair(t *testing.T) (a, b int) {
 	}
 	t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
 	return fds[0], fds[1]
+}
+
+// fullErrno is the errno this kernel answers a full datagram send queue
+// with on an AF_UNIX socket.
+func fullErrno() unix.Errno {
+	if runtime.GOOS == "freebsd" {
+		return unix.ENOBUFS
+	}
+	return unix.EAGAIN
 }
 
 func TestSendmmsgFullBuffer(t *testing.T) {
@@ -95,7 +109,14 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 	if m != 0 {
 		t.Fatalf("Sendmmsg into a full queue = %d, want 0", m)
 	}
+	// One error for a full queue on both OSes: it matches EAGAIN and
+	// ENOBUFS, and unwraps to the errno the kernel gave.
 	checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
+	checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+	var errno unix.Errno
+	if !errors.As(err, &errno) || errno != fullErrno() {
+		t.Errorf("%v unwraps to %v; want %v", err, errno, fullErrno())
+	}
 
 	// Exactly the n reported were sent, in order.
 	got := 0
@@ -116,5 +137,139 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("received %d datagrams, Sendmmsg reported %d", got, n)
+	}
+}
+
+func TestSendBatchFullBuffer(t *testing.T) {
+	// Inside the package a full queue stays the bare errno, which Conn
+	// acts on (EAGAIN: park on the poller; ENOBUFS: back off), and after
+	// a message or more it only ends the batch: the loop and Linux's
+	// sendmmsg(2) alike.
+	for name, send := range map[string]func(int, []Mmsghdr, int) (int, error){
+		"sendBatch": sendBatch,
+		"sendLoop":  sendLoop,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, _ := unixPair(t)
+			msgs := sendHeaders(payloads(MaxSendBatch, 512), netip.AddrPort{})
+			n, err := send(a, msgs, 0)
+			if err != nil || n <= 0 || n >= len(msgs) {
+				t.Fatalf("into a filling queue: %d, %v; want 0 < n < %d, nil", n, err, len(msgs))
+			}
+			if m, err := send(a, msgs[n:], 0); m != 0 || err != fullErrno() {
+				t.Fatalf("into a full queue: %d, %v (%T); want 0 and the bare %v", m, err, err, fullErrno())
+			}
+		})
+	}
+}
+
+func TestFullError(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EAGAIN, unix.ENOBUFS} {
+		err := wrapErr("sendmmsg", asFull(errno))
+		checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
+		checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			t.Errorf("%v does not match EWOULDBLOCK", err)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%v must not look like a time-out", err)
+		}
+		if got := errors.Unwrap(errors.Unwrap(err)); got != errno {
+			t.Errorf("%v unwraps to %v; want %v", err, got, errno)
+		}
+		if !strings.Contains(err.Error(), errno.Error()) {
+			t.Errorf("%q does not name %q", err, errno.Error())
+		}
+		var tmp interface {
+			Temporary() bool
+			Timeout() bool
+		}
+		if !errors.As(err, &tmp) {
+			t.Errorf("%v has no Temporary and Timeout methods", err)
+		} else if !tmp.Temporary() || tmp.Timeout() {
+			t.Errorf("%v: Temporary() %v, Timeout() %v; want true, false", err, tmp.Temporary(), tmp.Timeout())
+		}
+	}
+	// Other errors pass through untouched.
+	for _, e := range []error{nil, unix.EMSGSIZE, unix.ECONNREFUSED} {
+		if got := asFull(e); got != e {
+			t.Errorf("asFull(%v) = %v", e, got)
+		}
+	}
+}
+
+func TestSendmmsgAsyncErrorEndsBatch(t *testing.T) {
+	// A connected UDP socket whose peer port is closed: each datagram
+	// brings back an ICMP port unreachable, and the socket's pending error
+	// (ECONNREFUSED) becomes the error of a later message, which is not
+	// sent.
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			fd, _ := udpSocket(t, f.af, f.addr, true)
+			closedFd, closed := udpSocket(t, f.af, f.addr, true)
+			unix.Close(closedFd)
+			if err := unix.Connect(fd, sockaddr(closed)); err != nil {
+				t.Fatal(err)
+			}
+			msgs := sendHeaders(payloads(4, 8), netip.AddrPort{})
+			if runtime.GOOS == "linux" {
+				asyncErrorLinux(t, fd, msgs)
+			} else {
+				asyncErrorFreeBSD(t, fd, msgs)
+			}
+		})
+	}
+}
+
+// asyncErrorLinux: the report of each datagram is in before sendmmsg
+// sends the next (loopback delivers synchronously), and sendmmsg drops
+// the error it meets after the first message, so every call sends one
+// message. The report for the last is left for the next call.
+func asyncErrorLinux(t *testing.T, fd int, msgs []Mmsghdr) {
+	for sent := 0; sent < len(msgs); sent++ {
+		if n, err := Sendmmsg(fd, msgs[sent:], 0); n != 1 || err != nil {
+			t.Fatalf("Sendmmsg(msgs[%d:]) = %d, %v; want 1, nil", sent, n, err)
+		}
+	}
+	waitQueued(t, fd) // POLLERR
+	n, err := Sendmmsg(fd, msgs[:1], 0)
+	if n != 0 {
+		t.Fatalf("Sendmmsg after the last report = %d, %v; want 0, ECONNREFUSED", n, err)
+	}
+	checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+}
+
+// asyncErrorFreeBSD: the reports arrive asynchronously (netisr), and ICMP
+// errors are rate-limited per second (net.inet.icmp.icmplim), which
+// earlier tests may have used up: batches are sent until a report comes
+// back. The loop never drops it: it ends a batch with the count, or the
+// next call returns it before sending anything.
+func asyncErrorFreeBSD(t *testing.T, fd int, msgs []Mmsghdr) {
+	for tries := 0; ; tries++ {
+		if tries == 50 {
+			t.Fatalf("no ICMP report after %d batches", tries)
+		}
+		n, err := Sendmmsg(fd, msgs, 0)
+		if err != nil {
+			checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+			if n >= len(msgs) {
+				t.Fatalf("Sendmmsg = %d, %v", n, err)
+			}
+			t.Logf("batch %d: the report stopped message %d", tries, n)
+			return
+		}
+		if n != len(msgs) {
+			t.Fatalf("Sendmmsg = %d, nil; want %d", n, len(msgs))
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if k, _ := unix.Poll(fds, 200); k == 1 {
+			n, err := Sendmmsg(fd, msgs, 0)
+			if n != 0 {
+				t.Fatalf("Sendmmsg with a report pending = %d, %v; want 0, ECONNREFUSED", n, err)
+			}
+			checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+			t.Logf("batch %d: the report came after it", tries)
+			return
+		}
 	}
 }

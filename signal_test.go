@@ -114,29 +114,50 @@ func TestSignalStormBlockingWait(t *testing.T) {
 }
 
 func TestSignalEndsWaitForMoreWithoutLeakingErrno(t *testing.T) {
-	// A blocking socket without MSG_WAITFORONE waits for all of the batch.
-	// A signal ends that wait: the datagram in hand is returned. Linux
-	// then keeps -ERESTARTSYS in sk_err, and its next recvmmsg returns
-	// errno 512, which no program should see: mmsg treats it as EINTR.
+	signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+		return Recvmmsg(fd, msgs, flags, nil)
+	})
+}
+
+// TestRecvLoopSignalEndsWaitForMore runs the same through recvLoop on any
+// kernel: Go installs its signal handlers with SA_RESTART, which restarts a
+// blocking recvmsg (Linux and FreeBSD alike), so a loop that waited for the
+// second datagram inside recvmsg would never return.
+func TestRecvLoopSignalEndsWaitForMore(t *testing.T) {
+	signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+		n, err := recvLoop(fd, msgs, flags)
+		return n, wrapErr("recvmmsg", err)
+	})
+}
+
+// signalEndsWaitForMore checks that a signal ends the wait for the rest of a
+// batch on a blocking socket, through recv (Recvmmsg or recvLoop). The
+// seccomp child of TestENOSYSFallback runs it too.
+//
+// A blocking socket without MSG_WAITFORONE waits for all of the batch. A
+// signal ends that wait: the datagram in hand is returned. Linux's
+// recvmmsg then keeps -ERESTARTSYS in sk_err, and its next call returns
+// errno 512, which no program should see: mmsg treats it as EINTR.
+func signalEndsWaitForMore(t *testing.T, recv func(fd int, msgs []Mmsghdr, flags int) (int, error)) {
 	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("one"))
 	waitQueued(t, fd)
 	_, stop := stormThread(t)
 	b := newBatch(2, 16)
-	n, err := Recvmmsg(fd, b.msgs, 0, nil)
+	n, err := recv(fd, b.msgs, 0)
 	stop()
 	if n != 1 || err != nil || string(b.payload(0)) != "one" {
 		t.Fatalf("Recvmmsg = %d, %v, %q; want 1, nil, \"one\"", n, err, b.payload(0))
 	}
-	n, err = Recvmmsg(fd, newBatch(2, 16).msgs, unix.MSG_DONTWAIT, nil)
+	n, err = recv(fd, newBatch(2, 16).msgs, unix.MSG_DONTWAIT)
 	if n != 0 || !errors.Is(err, unix.EAGAIN) {
 		t.Fatalf("next Recvmmsg = %d, %v; want 0, EAGAIN", n, err)
 	}
 	sendTo(t, sfd, addr, []byte("two"))
 	waitQueued(t, fd)
 	b.reset()
-	if n, err := Recvmmsg(fd, b.msgs, unix.MSG_DONTWAIT, nil); n != 1 || err != nil || string(b.payload(0)) != "two" {
+	if n, err := recv(fd, b.msgs, unix.MSG_DONTWAIT); n != 1 || err != nil || string(b.payload(0)) != "two" {
 		t.Fatalf("Recvmmsg = %d, %v, %q; want 1, nil, \"two\"", n, err, b.payload(0))
 	}
 }

@@ -1,11 +1,42 @@
 package mmsg
 
 import (
+	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// Linux has both system calls: recvBatch and sendBatch are one trap each,
+// with the recvmsg/sendmsg loop (loop.go) as the fallback where they are
+// missing.
+
+// noRecvmmsg and noSendmmsg are set once recvmmsg(2), or sendmmsg(2), has
+// answered ENOSYS.
+var noRecvmmsg, noSendmmsg atomic.Bool
+
+// recvBatch receives with the recvmmsg(2) system call. Its timeout
+// argument is never passed: it is checked only after a datagram arrives,
+// so mmsg waits in ppoll instead (see recvmmsg).
+func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
+	n, err := mmsgCall(unix.SYS_RECVMMSG, &noRecvmmsg, recvLoop, fd, msgs, flags)
+	if echo := flags & echoedFlags; echo != 0 {
+		for i := range n {
+			stripEcho(&msgs[i].Hdr, echo, int(msgs[i].Len))
+		}
+	}
+	return n, err
+}
+
+// sendBatch sends with the sendmmsg(2) system call. After a message or
+// more, the kernel returns the count and drops whatever error stopped the
+// batch (a full queue included), so only an error with nothing sent
+// reaches the caller.
+func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
+	return mmsgCall(unix.SYS_SENDMMSG, &noSendmmsg, sendLoop, fd, msgs, flags)
+}
 
 // mmsgCall makes the recvmmsg(2) or sendmmsg(2) system call trap for a
 // non-empty batch, retrying EINTR: the kernel reports it only when nothing
@@ -33,4 +64,66 @@ func mmsgCall(trap uintptr, missing *atomic.Bool, loop func(int, []Mmsghdr, int)
 		missing.Store(true)
 	}
 	return loop(fd, msgs, flags)
+}
+
+// echoedFlags are the input flags Linux copies into msg_flags: only
+// MSG_CMSG_CLOEXEC (net/socket.c, ____sys_recvmsg sets msg_flags to
+// flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT), and COMPAT is refused).
+const echoedFlags = unix.MSG_CMSG_CLOEXEC
+
+// setLen stores a byte count in Mmsghdr.Len, an unsigned int on Linux.
+func setLen(p *uint32, n int) { *p = uint32(n) }
+
+// Linux sockaddrs have no length field.
+func setSockaddrInet4Len(*unix.RawSockaddrInet4) {}
+func setSockaddrInet6Len(*unix.RawSockaddrInet6) {}
+
+// edgeWaiter is the edge-triggered half of waiter (poll.go): an epoll
+// instance of its own with the socket registered with EPOLLET. epoll_wait
+// then returns when the socket's wait queue is woken (a datagram, an
+// error-queue entry, an error, a shutdown), not for a level that stays
+// set. Like ppoll, epoll_wait is never restarted after a signal: EINTR.
+type edgeWaiter struct {
+	epfd int
+	on   bool
+}
+
+func (e *edgeWaiter) open(fd int) error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	// Registering reports the present state once: the first wait returns
+	// at once if the socket is ready, so nothing that came in between is
+	// missed. EPOLLERR and EPOLLHUP are always reported.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLPRI | unix.EPOLLRDHUP | unix.EPOLLET}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(epfd)
+		return err
+	}
+	e.epfd, e.on = epfd, true
+	return nil
+}
+
+// wait waits for the next event for at most d (forever if d < 0), and
+// reports whether one came and whether the socket is shut down for reading.
+func (e *edgeWaiter) wait(d time.Duration) (ready, hup bool, err error) {
+	msec := -1
+	if d >= 0 {
+		// Rounded up, so as not to wake before the deadline.
+		msec = int(min((d+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
+	}
+	var ev [1]unix.EpollEvent
+	n, err := unix.EpollWait(e.epfd, ev[:], msec)
+	if err != nil || n == 0 {
+		return false, false, err
+	}
+	return true, ev[0].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0, nil
+}
+
+func (e *edgeWaiter) close() {
+	if e.on {
+		unix.Close(e.epfd)
+		e.on = false
+	}
 }

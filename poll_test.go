@@ -1,0 +1,118 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// callResult is what a call made on a measured thread returned.
+type callResult struct {
+	n         int
+	err       error
+	wall, cpu time.Duration
+}
+
+// measured runs call on a goroutine locked to its own OS thread and
+// returns what it returned, with the wall time and the CPU time of that
+// thread. A call that has not returned after 20s fails the test (a
+// spinning wait would otherwise hang it).
+func measured(t *testing.T, call func() (int, error)) callResult {
+	t.Helper()
+	done := make(chan callResult, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cpu0, start := threadCPUTime(t), time.Now()
+		n, err := call()
+		done <- callResult{n, err, time.Since(start), threadCPUTime(t) - cpu0}
+	}()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call has not returned after 20s")
+		return callResult{}
+	}
+}
+
+// checkSleeps fails the test if a wait of r.wall kept its thread busy: a
+// sleeping wait costs a few system calls, a spinning one all of the time.
+// (Below 20ms of CPU, clock granularity could make any call look busy.)
+func checkSleeps(t *testing.T, r callResult) {
+	t.Helper()
+	if r.cpu > r.wall/4 && r.cpu > 20*time.Millisecond {
+		t.Errorf("the waiting thread used %v of CPU in %v: it spins", r.cpu, r.wall)
+	}
+}
+
+// checkTimedWaitSleeps calls Recvmmsg with flags and a 200ms time-out on fd,
+// where poll keeps reporting something that a receive with these flags
+// does not find. The call must time out at the deadline, without spinning
+// until it.
+func checkTimedWaitSleeps(t *testing.T, fd, flags int) {
+	t.Helper()
+	const d = 200 * time.Millisecond
+	r := measured(t, func() (int, error) {
+		return Recvmmsg(fd, newBatch(2, 64).msgs, flags, ptr(unix.NsecToTimespec(int64(d))))
+	})
+	if r.n != 0 {
+		t.Fatalf("Recvmmsg = %d, %v; want 0 and a time-out", r.n, r.err)
+	}
+	checkSyscallError(t, r.err, "recvmmsg", os.ErrDeadlineExceeded)
+	if r.wall < d || r.wall > 10*time.Second {
+		t.Errorf("a %v time-out ended after %v", d, r.wall)
+	}
+	checkSleeps(t, r)
+}
+
+// readableWithout checks that poll reports fd readable (POLLIN or
+// POLLERR, in want) while a receive with flags finds nothing: the state in
+// which a level-triggered wait would spin.
+func readableWithout(t *testing.T, fd, flags int, want int16) {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); n != 1 || err != nil || fds[0].Revents&want == 0 {
+		t.Fatalf("poll = %d, %v, revents %#x; want %#x set", n, err, fds[0].Revents, want)
+	}
+	if n, err := recvLoop(fd, newBatch(1, 64).msgs, flags|unix.MSG_DONTWAIT); err != unix.EAGAIN {
+		t.Fatalf("receive with flags %#x = %d, %v; want EAGAIN", flags, n, err)
+	}
+}
+
+func TestTimedRecvmmsgAfterShutdown(t *testing.T) {
+	// After shutdown(SHUT_RD) poll reports the socket readable for good.
+	// Linux's receive still answers EAGAIN, and a timed call returns that
+	// EAGAIN at once instead of waiting until the deadline; FreeBSD's
+	// receive returns 0 bytes (soreceive_dgram: SBS_CANTRCVMORE), one
+	// empty message.
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, true)
+	if err := unix.Connect(fd, sockaddr(addr)); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Shutdown(fd, unix.SHUT_RD); err != nil {
+		t.Fatal(err)
+	}
+	r := measured(t, func() (int, error) {
+		return Recvmmsg(fd, newBatch(1, 64).msgs, 0, &unix.Timespec{Sec: 30})
+	})
+	if r.wall > 10*time.Second {
+		t.Fatalf("Recvmmsg after shutdown took %v", r.wall)
+	}
+	switch runtime.GOOS {
+	case "linux":
+		if r.n != 0 || !errors.Is(r.err, unix.EAGAIN) {
+			t.Fatalf("Recvmmsg = %d, %v; want 0, EAGAIN", r.n, r.err)
+		}
+	case "freebsd":
+		if r.n != 1 || r.err != nil {
+			t.Fatalf("Recvmmsg = %d, %v; want 1, nil", r.n, r.err)
+		}
+	}
+}
