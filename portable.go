@@ -5,9 +5,16 @@ package mmsg
 import (
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
+	"syscall"
 	"unsafe"
 )
+
+// This file is what the systems without batch system calls in mmsg get
+// (everything but Linux and FreeBSD): the same exported API, with
+// Recvmmsg and Sendmmsg reporting errors.ErrUnsupported and a Conn that
+// moves one datagram per call (conn_fallback.go).
 
 // Mmsghdr is one message of a batch, laid out as NetBSD and OpenBSD declare
 // struct mmsghdr. mmsg does not call their system calls yet: on this OS
@@ -48,4 +55,34 @@ func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error)
 // matching errors.ErrUnsupported.
 func Sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, error) {
 	return 0, wrapErr("sendmmsg", errUnsupported)
+}
+
+// connSys is the Conn of the systems without batch calls: the one-by-one
+// fallback (conn_fallback.go). They have no UDP GSO either.
+type connSys struct{ fallbackConn }
+
+func (s *connSys) init(c *Conn, conn syscall.Conn) error {
+	f, err := newFallbackConn(conn)
+	if err != nil {
+		return err
+	}
+	s.fallbackConn = f
+	if a, ok := c.laddr.(*net.UDPAddr); ok {
+		c.family = familyIPv4
+		if a.IP.To4() == nil {
+			c.family = familyIPv6
+		}
+	}
+	c.gso.init(fmt.Errorf("mmsg: UDP GSO: %w on %s", errors.ErrUnsupported, runtime.GOOS))
+	return nil
+}
+
+func (c *Conn) readBatch(ms []Message, flags int) (int, error) {
+	n, err := c.sys.readBatch(ms, flags)
+	return n, c.opError("read", nil, err)
+}
+
+func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
+	n, err := c.sys.writeBatch(ms, flags)
+	return n, c.opError("write", nil, err)
 }
