@@ -599,16 +599,7 @@ func TestConnWriteErrors(t *testing.T) {
 // TestConnReadError checks that a socket error is a recvmmsg
 // *os.SyscallError: a connected socket whose peer's port is closed.
 func TestConnReadError(t *testing.T) {
-	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
-	dst := connAddr(closed)
-	closed.Close()
-	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	uc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := connNew(t, uc)
+	_, c := connRefusingPeer(t)
 	if n, err := c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}}}, 0); n != 1 || err != nil {
 		t.Fatalf("WriteBatch = %d, %v", n, err)
 	}
@@ -1015,16 +1006,7 @@ func TestConnZones(t *testing.T) {
 // address's network ("udp"): net does not tell which one ("udp4") the
 // connection was opened with.
 func TestConnErrorsLikeNet(t *testing.T) {
-	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
-	dst := connAddr(closed)
-	closed.Close()
-	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	uc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := connNew(t, uc)
+	uc, c := connRefusingPeer(t)
 
 	// What net gives for a read that meets ICMP port unreachable.
 	if _, err := uc.Write([]byte("x")); err != nil {
@@ -1039,7 +1021,7 @@ func TestConnErrorsLikeNet(t *testing.T) {
 	if n, err := c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}}}, 0); n != 1 || err != nil {
 		t.Fatalf("WriteBatch = %d, %v", n, err)
 	}
-	_, err = c.ReadBatch(connMessages(2, 8), 0)
+	_, err := c.ReadBatch(connMessages(2, 8), 0)
 	network := uc.LocalAddr().Network()
 	checkOpError(t, err, "read", network, want.Source, want.Addr)
 	var se *os.SyscallError
@@ -1079,6 +1061,23 @@ func TestConnErrorsLikeNet(t *testing.T) {
 	if !errors.Is(err, unix.EAFNOSUPPORT) || !errors.As(err, &se) || se.Syscall != "sendmmsg" {
 		t.Errorf("WriteBatch to %v on IPv4: %v; want a sendmmsg EAFNOSUPPORT", v6, err)
 	}
+}
+
+// connRefusingPeer returns a UDP socket connected to a loopback port
+// nobody listens on (each datagram brings back ICMP port unreachable),
+// with a deadline, and its Conn.
+func connRefusingPeer(t *testing.T) (*net.UDPConn, *Conn) {
+	t.Helper()
+	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+	dst := connAddr(closed)
+	closed.Close()
+	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uc.Close() })
+	uc.SetDeadline(time.Now().Add(10 * time.Second))
+	return uc, connNew(t, uc)
 }
 
 // checkOpError checks that err is a *net.OpError (and a net.Error) with
@@ -1307,16 +1306,7 @@ func TestConnAllocsOneMessage(t *testing.T) {
 // or, as FreeBSD's reports arrive later (netisr) and are rate-limited
 // (net.inet.icmp.icmplim), the next call does: never dropped.
 func TestConnWriteBatchRefusedPeer(t *testing.T) {
-	closed := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
-	dst := connAddr(closed)
-	closed.Close()
-	uc, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	uc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := connNew(t, uc)
+	uc, c := connRefusingPeer(t)
 	out := make([]Message, 10)
 	write := func() (int, error) {
 		for i := range out {
