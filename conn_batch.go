@@ -255,7 +255,6 @@ func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
 	for cur.msg < len(ms) {
 		stop := h.packWrite(ms, &cur, c.family, mode)
 		if h.count > 0 {
-			h.link()
 			err := c.rawWrite(h.writeFn, &h.call)
 			sent = c.account(h, ms, sent, &mode)
 			if err != nil {
@@ -285,6 +284,11 @@ func (c *Conn) account(h *headers, ms []Message, sent int, mode *packMode) int {
 	for i := range h.done {
 		p := &h.pieces[i]
 		m := &ms[p.msg]
+		if p.off == 0 && p.last && p.segs == 0 && p.msg != mode.splitMsg {
+			m.N = int(h.hdrs[i].Len) // a plain message of one datagram: the hot path
+			sent = p.msg + 1
+			continue
+		}
 		if p.off == 0 {
 			m.N = 0
 		}

@@ -32,6 +32,7 @@ type headers struct {
 	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
 	pieces []piece                 // write: what each header carries
 	oob    []byte                  // the messages' control data (see packRead)
+	moved  bool                    // write: an array moved while packing: link again
 
 	count int // headers packed
 
@@ -50,11 +51,12 @@ type headers struct {
 // with the control data h.oob[oob:oob+noob].
 type piece struct {
 	msg, off, len int
-	last          bool // the message's last datagram
-	segs          int  // > 0: a UDP GSO datagram the kernel cuts into segs segments
-	iov, niov     int
-	oob, noob     int
-	nameLen       uint32 // of names[i]; 0: no destination
+	segs          int32 // > 0: a UDP GSO datagram the kernel cuts into segs segments
+	iov, niov     int32
+	oob, noob     int32
+	name          int32  // its destination is names[name]
+	nameLen       uint32 // 0: no destination
+	last          bool   // the message's last datagram
 }
 
 var headersPool = sync.Pool{New: func() any {
@@ -84,11 +86,13 @@ func (h *headers) put() {
 func (h *headers) grow(n, k int) {
 	if n > len(h.hdrs) {
 		add := max(n, 2*len(h.hdrs), 8) - len(h.hdrs)
+		h.moved = true
 		h.hdrs = append(h.hdrs, make([]Mmsghdr, add)...)
 		h.names = append(h.names, make([]unix.RawSockaddrInet6, add)...)
 		h.pieces = append(h.pieces, make([]piece, add)...)
 	}
 	if k > len(h.iovs) {
+		h.moved = true
 		h.iovs = append(h.iovs, make([]unix.Iovec, max(k, 2*len(h.iovs), 8)-len(h.iovs))...)
 	}
 	h.used = max(h.used, n)
@@ -190,6 +194,9 @@ func (h *headers) unpackRead(ms []Message) {
 	}
 }
 
+// maxInt is the largest int: "all the bytes" for setIovecs.
+const maxInt = int(^uint(0) >> 1)
+
 // cursor is how far packWrite got in a batch: ms[msg] from payload byte
 // off, which is byte bo of its buffer bi.
 type cursor struct{ msg, off, bi, bo int }
@@ -223,62 +230,71 @@ func maxGSOBytes(family int, dst netip.Addr) int {
 // when that message cannot be sent at all (too many buffers, an address
 // of the wrong family); the headers before it are packed.
 func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode) error {
-	h.count, h.done, h.err = 0, 0, nil
+	h.count, h.done, h.err, h.moved = 0, 0, nil, false
 	h.oob = h.oob[:0]
+	err := h.pack(ms, cur, family, mode)
+	if h.moved {
+		h.link() // an array moved under the pointers already set
+	}
+	return err
+}
+
+func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) error {
 	k := 0 // iovecs used
+	var peer lastPeer
 	for cur.msg < len(ms) && h.count < MaxSendBatch {
-		m := &ms[cur.msg]
-		if len(m.Buffers) > maxIovecs {
-			return unix.EMSGSIZE
-		}
-		var name unix.RawSockaddrInet6
-		var nameLen uint32
-		if m.Addr.IsValid() {
-			var err error
-			if nameLen, err = putSockaddr(&name, family, m.Addr); err != nil {
+		if cur.off == 0 {
+			if err := h.packPlain(ms, cur, &k, family, &peer); err != nil {
 				return err
 			}
+			if cur.msg == len(ms) || h.count == MaxSendBatch {
+				return nil
+			}
 		}
+		// ms[cur.msg] has UDP_SEGMENT.
+		m := &ms[cur.msg]
+		first := h.count
+		h.grow(first+1, k+len(m.Buffers)+1)
+		name, nameLen, err := h.putName(first, family, ms, cur.msg, &peer)
+		if err != nil {
+			return err
+		}
+		size, start, end, _ := segmentSize(m.OOB)
 		total := buffersLen(m.Buffers)
-		p := piece{msg: cur.msg, oob: len(h.oob), noob: len(m.OOB), len: total, nameLen: nameLen}
-		size, start, end, gso := 0, 0, 0, false
-		if len(m.OOB) > 0 {
-			size, start, end, gso = segmentSize(m.OOB)
-			gso = gso && size > 0
-		}
-		switch {
-		case !gso:
+		p := piece{msg: cur.msg, oob: int32(len(h.oob)), noob: int32(len(m.OOB)), len: total, name: int32(name), nameLen: nameLen}
+		oobCap := cap(h.oob)
+		if mode.offload && cur.msg != mode.splitMsg {
 			h.oob = append(h.oob, m.OOB...)
-		case mode.offload && cur.msg != mode.splitMsg:
-			h.oob = append(h.oob, m.OOB...)
-			segs := max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size))
-			p.len = segs * size
-			p.segs = segs
-		default:
+			p.segs = int32(max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size)))
+			p.len = int(p.segs) * size
+		} else {
 			// One plain datagram per segment, without UDP_SEGMENT.
 			p.len = size
-			p.noob = len(m.OOB) - (end - start)
+			p.noob = int32(len(m.OOB) - (end - start))
 			h.oob = append(append(h.oob, m.OOB[:start]...), m.OOB[end:]...)
 		}
+		h.moved = h.moved || cap(h.oob) != oobCap
 		for {
 			if h.count == MaxSendBatch {
 				return nil // the cursor stays inside the message
 			}
-			q := p
+			i := h.count
+			if i > first {
+				h.grow(i+1, k+len(m.Buffers)+1)
+			}
+			q := &h.pieces[i]
+			*q = p
 			q.off = cur.off
 			q.len = min(p.len, total-cur.off)
 			if q.segs > 0 {
-				q.segs = (q.len + size - 1) / size
+				q.segs = int32((q.len + size - 1) / size)
 			}
-			i := h.count
-			h.grow(i+1, k+len(m.Buffers)+1)
-			q.iov = k
-			q.niov = h.setIovecsFrom(k, m.Buffers, cur, q.len)
-			k += q.niov
+			q.iov = int32(k)
+			q.niov = int32(h.setIovecsFrom(k, m.Buffers, cur, q.len))
+			k += int(q.niov)
 			cur.off += q.len
 			q.last = cur.off >= total
-			h.pieces[i] = q
-			h.names[i] = name
+			h.setHeader(i)
 			h.count++
 			if q.last {
 				*cur = cursor{msg: cur.msg + 1}
@@ -287,6 +303,102 @@ func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode
 		}
 	}
 	return nil
+}
+
+// lastPeer is where the destination of the last message packed went:
+// consecutive messages to one peer share one socket address. (It keeps
+// the message's index, not its Addr: a copy of an Addr kept beyond the
+// call would make escape analysis move the caller's Messages' Buffers
+// slices to the heap.)
+type lastPeer struct {
+	msg     int // ms[msg].Addr is in names[name]; nameLen 0: none yet
+	name    int
+	nameLen uint32
+}
+
+// putName sets the socket address of header i for ms[msg].Addr, or finds
+// it where the last message's went (peer), and returns its index in names
+// and its length (0 for no destination).
+func (h *headers) putName(i, family int, ms []Message, msg int, peer *lastPeer) (int, uint32, error) {
+	ap := ms[msg].Addr
+	switch {
+	case !ap.IsValid():
+		return i, 0, nil
+	case peer.nameLen != 0 && ap == ms[peer.msg].Addr:
+		return peer.name, peer.nameLen, nil
+	}
+	l, err := putSockaddr(&h.names[i], family, ap)
+	if err != nil {
+		return 0, 0, err
+	}
+	*peer = lastPeer{msg, i, l}
+	return i, l, nil
+}
+
+// packPlain packs the messages of ms from cur.msg on that are plain
+// datagrams (no UDP_SEGMENT), one header each, set in place, until a GSO
+// message, MaxSendBatch headers or the end of ms. It returns the error of
+// a message that cannot be sent, which it stops at. The hot loop of a
+// WriteBatch: it keeps its state in locals.
+func (h *headers) packPlain(ms []Message, cur *cursor, kp *int, family int, peer *lastPeer) error {
+	count, msg, k := h.count, cur.msg, *kp
+	var err error
+	for ; msg < len(ms) && count < MaxSendBatch; msg++ {
+		m := &ms[msg]
+		if len(m.OOB) > 0 {
+			if size, _, _, ok := segmentSize(m.OOB); ok && size > 0 {
+				break
+			}
+		}
+		if len(m.Buffers) > maxIovecs {
+			err = unix.EMSGSIZE
+			break
+		}
+		if count+1 > len(h.hdrs) || k+len(m.Buffers)+1 > len(h.iovs) {
+			h.grow(count+1, k+len(m.Buffers)+1)
+		}
+		name, nameLen, perr := h.putName(count, family, ms, msg, peer)
+		if perr != nil {
+			err = perr
+			break
+		}
+		iovs := h.iovs[k:]
+		niov := 0
+		for _, b := range m.Buffers {
+			if len(b) > 0 {
+				iovs[niov].Base = &b[0]
+				iovs[niov].SetLen(len(b))
+				niov++
+			}
+		}
+		if niov == 0 {
+			iovs[0] = unix.Iovec{} // one empty iovec rather than none (qemu-user)
+			niov = 1
+		}
+		hd := &h.hdrs[count]
+		*hd = Mmsghdr{}
+		hd.Hdr.Iov = &iovs[0]
+		hd.Hdr.SetIovlen(niov)
+		if nameLen != 0 {
+			hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[name]))
+			hd.Hdr.Namelen = nameLen
+		}
+		p := &h.pieces[count]
+		p.msg, p.off, p.len, p.last, p.segs = msg, 0, 0, true, 0
+		p.iov, p.niov, p.oob, p.noob = int32(k), int32(niov), int32(len(h.oob)), int32(len(m.OOB))
+		p.name, p.nameLen = int32(name), nameLen
+		if len(m.OOB) > 0 {
+			oobCap := cap(h.oob)
+			h.oob = append(h.oob, m.OOB...)
+			h.moved = h.moved || cap(h.oob) != oobCap
+			hd.Hdr.Control = &h.oob[p.oob]
+			hd.Hdr.SetControllen(len(m.OOB))
+		}
+		k += niov
+		count++
+	}
+	h.count, cur.msg, *kp = count, msg, k
+	return err
 }
 
 // setIovecsFrom is setIovecs from the cursor's buffer position, which it
@@ -301,21 +413,27 @@ func (h *headers) setIovecsFrom(k int, bufs [][]byte, cur *cursor, n int) int {
 	return used
 }
 
-// link sets the pointers of the packed write headers, once the arrays no
-// longer move: iovecs, name and control data.
+// setHeader sets write header i from its piece: iovecs, name and control
+// data, value-result fields included.
+func (h *headers) setHeader(i int) {
+	p, hd := &h.pieces[i], &h.hdrs[i]
+	*hd = Mmsghdr{}
+	hd.Hdr.Iov = &h.iovs[p.iov]
+	hd.Hdr.SetIovlen(int(p.niov))
+	if p.nameLen != 0 {
+		hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[p.name]))
+		hd.Hdr.Namelen = p.nameLen
+	}
+	if p.noob > 0 {
+		hd.Hdr.Control = &h.oob[p.oob]
+		hd.Hdr.SetControllen(int(p.noob))
+	}
+}
+
+// link sets every packed write header again, after an array they point
+// into moved (grow, or h.oob's growth) while packing.
 func (h *headers) link() {
 	for i := range h.count {
-		p, hd := &h.pieces[i], &h.hdrs[i]
-		*hd = Mmsghdr{}
-		hd.Hdr.Iov = &h.iovs[p.iov]
-		hd.Hdr.SetIovlen(p.niov)
-		if p.nameLen != 0 {
-			hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[i]))
-			hd.Hdr.Namelen = p.nameLen
-		}
-		if p.noob > 0 {
-			hd.Hdr.Control = &h.oob[p.oob]
-			hd.Hdr.SetControllen(p.noob)
-		}
+		h.setHeader(i)
 	}
 }
