@@ -232,6 +232,7 @@ step_staticcheck() {
 # The exported API must be the same on every GOOS (issue 9); see
 # .ci/apicheck/main.go.
 step_api() {
+	run go test -count=1 ./.ci/apicheck
 	run go run ./.ci/apicheck "${API_TARGETS[@]}"
 }
 

@@ -314,7 +314,11 @@ func describeType(obj *types.TypeName, ts func(types.Type) string, add func(stri
 		// Alias or not, and the fields' types, differ per OS by design.
 		add("type %s %s", name, kind)
 	case obj.IsAlias():
-		add("type %s = %s", name, ts(t))
+		rhs := t
+		if a, ok := t.(*types.Alias); ok {
+			rhs = a.Rhs()
+		}
+		add("type %s = %s", name, ts(rhs))
 	default:
 		tparams := ""
 		if n, ok := t.(*types.Named); ok && n.TypeParams().Len() > 0 {
