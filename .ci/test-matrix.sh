@@ -14,6 +14,7 @@
 # "N passed, M failed" and the exit status is non-zero if anything failed.
 #
 # Knobs (environment):
+#   MATRIX_ONLY        "WORD ...": run only the steps step_WORD (e.g. "vet api")
 #   MATRIX_JOBS        qemu architectures tested at once (default 2)
 #   QEMU_TIMEOUT       seconds per qemu test binary (default 600)
 #   FREEBSD_KERNEL     a FreeBSD amd64 kernel with a PVH entry: the FreeBSD
@@ -619,7 +620,6 @@ STEPS=(
 	"actionlint $ACTIONLINT_VERSION .github/workflows/ci.yml:step_actionlint"
 	"bench/ module: go vet + go test:step_bench"
 )
-# MATRIX_ONLY="vet api ...": run only the steps whose function is step_WORD.
 if [[ -n ${MATRIX_ONLY:-} ]]; then
 	only=()
 	read -r -a words <<<"$MATRIX_ONLY"
