@@ -527,7 +527,7 @@ step_freebsd_vm() {
 			fi
 		done
 	done
-	((${#failed[@]} == 0)) || die "FreeBSD VM: ${failed[*]}"
+	((${#failed[@]} == 0)) || die "FreeBSD VM: $(printf '%s; ' "${failed[@]}")"
 }
 step_mkall() {
 	[[ -f mkall.sh ]] || die "mkall.sh not found at the repository root"
