@@ -22,7 +22,11 @@
 #   FREEBSD_VM         the runner (default ../shared/freebsd-vm/run-test.sh,
 #                      relative to the checkout)
 #   FREEBSD_RUNS       how many times the VM step runs the suite (default 1)
-#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 2400)
+#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 2400;
+#                      the binary's -test.timeout is 2 minutes less, so that
+#                      a hang ends in a goroutine dump)
+#   FREEBSD_TEST_ARGS  more arguments for the FreeBSD test binaries
+#                      (e.g. -test.run=... or -test.skip=...)
 #   FREEBSD_VM_LOCK    if set, a file to flock around each VM run (machines
 #                      that allow one VM at a time)
 set -euo pipefail
@@ -485,6 +489,13 @@ step_freebsd_vm() {
 	[[ -f $FREEBSD_VM ]] || die "FreeBSD VM runner $FREEBSD_VM not found (set FREEBSD_VM)"
 	need qemu-system-x86_64 xorriso bc
 	[[ $FREEBSD_RUNS =~ ^[1-9][0-9]*$ ]] || die "FREEBSD_RUNS=$FREEBSD_RUNS is not a positive number"
+	if ! [[ $FREEBSD_TIMEOUT =~ ^[0-9]+$ ]] || ((FREEBSD_TIMEOUT <= 180)); then
+		die "FREEBSD_TIMEOUT=$FREEBSD_TIMEOUT: want more than 180 (seconds)"
+	fi
+	local targs=(-test.v -test.count=1 "-test.timeout=$((FREEBSD_TIMEOUT - 120))s")
+	local more=()
+	read -r -a more <<<"${FREEBSD_TEST_ARGS:-}"
+	targs+=("${more[@]}")
 	local kernel vm lock=()
 	kernel=$(cd "$(dirname "$FREEBSD_KERNEL")" && pwd)/$(basename "$FREEBSD_KERNEL")
 	vm=$(cd "$(dirname "$FREEBSD_VM")" && pwd)/$(basename "$FREEBSD_VM")
@@ -502,7 +513,7 @@ step_freebsd_vm() {
 			bins+=("$bin") dirs+=("$pdir")
 		fi
 	done <"$WORK/packages"
-	echo "kernel: $kernel; $FREEBSD_RUNS run(s) of ${#bins[@]} test binaries, ${FREEBSD_TIMEOUT}s limit each"
+	echo "kernel: $kernel; $FREEBSD_RUNS run(s) of ${#bins[@]} test binaries, ${FREEBSD_TIMEOUT}s limit each; test flags: ${targs[*]}"
 	local r i log rc start failed=() pass skip fail
 	for ((r = 1; r <= FREEBSD_RUNS; r++)); do
 		for i in "${!bins[@]}"; do
@@ -510,13 +521,15 @@ step_freebsd_vm() {
 			start=$(now_us)
 			rc=0
 			"${lock[@]}" env FREEBSD_KERNEL="$kernel" "$vm" -p "${dirs[$i]}" -t "$FREEBSD_TIMEOUT" \
-				"$bin" -test.v -test.count=1 >"$log" 2>&1 || rc=$?
+				"$bin" "${targs[@]}" >"$log" 2>&1 || rc=$?
 			pass=$(grep -c -E '^\s*--- PASS' "$log" || true)
 			skip=$(grep -c -E '^\s*--- SKIP' "$log" || true)
 			fail=$(grep -c -E '^\s*--- FAIL' "$log" || true)
 			printf '%s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
 				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$(basename "$bin" .test)" \
 				"$pass" "$skip" "$fail" "$rc" "$(secs "$start")"
+			# The runner's own lines (kernel, qemu's wall time, status).
+			grep -E '^freebsd-vm: ' "$log" | sed 's/^/      /' || true
 			# Every skip with its reason (none may be unexplained).
 			grep -A1 -E '^\s*--- SKIP' "$log" | grep -v -E '^--$' | sed 's/^/      /' || true
 			if ((rc != 0)); then
