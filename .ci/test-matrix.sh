@@ -21,8 +21,9 @@
 #                      VM step runs the suite on it (skipped when unset)
 #   FREEBSD_VM         the runner (default ../shared/freebsd-vm/run-test.sh,
 #                      relative to the checkout)
-#   FREEBSD_RUNS       how many times the VM step runs the suite (default 1)
-#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 2400;
+#   FREEBSD_RUNS       how many times the VM step runs the suite (default 3;
+#                      a binary that hangs is not run again)
+#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 900;
 #                      the binary's -test.timeout is 2 minutes less, so that
 #                      a hang ends in a goroutine dump)
 #   FREEBSD_TEST_ARGS  more arguments for the FreeBSD test binaries
@@ -39,8 +40,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MATRIX_JOBS=${MATRIX_JOBS:-2}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 FREEBSD_VM=${FREEBSD_VM:-../shared/freebsd-vm/run-test.sh}
-FREEBSD_RUNS=${FREEBSD_RUNS:-1}
-FREEBSD_TIMEOUT=${FREEBSD_TIMEOUT:-2400}
+FREEBSD_RUNS=${FREEBSD_RUNS:-3}
+FREEBSD_TIMEOUT=${FREEBSD_TIMEOUT:-900}
 
 mapfile -t VET_TARGETS < <(vet_targets)
 mapfile -t LINUX_ARCHES < <(linux_arches)
@@ -514,10 +515,15 @@ step_freebsd_vm() {
 		fi
 	done <"$WORK/packages"
 	echo "kernel: $kernel; $FREEBSD_RUNS run(s) of ${#bins[@]} test binaries, ${FREEBSD_TIMEOUT}s limit each; test flags: ${targs[*]}"
-	local r i log rc start failed=() pass skip fail
+	local r i name log rc start failed=() pass skip fail hung=()
 	for ((r = 1; r <= FREEBSD_RUNS; r++)); do
 		for i in "${!bins[@]}"; do
-			bin=${bins[$i]} log=$WORK/fbsdvm/$(basename "$bin").run$r.log
+			bin=${bins[$i]} name=$(basename "${bins[$i]}" .test)
+			if in_list "$name" "${hung[@]}"; then
+				echo "SKIP  run $r/$FREEBSD_RUNS $name: it hung in an earlier run"
+				continue
+			fi
+			log=$WORK/fbsdvm/$name.run$r.log
 			start=$(now_us)
 			rc=0
 			"${lock[@]}" env FREEBSD_KERNEL="$kernel" "$vm" -p "${dirs[$i]}" -t "$FREEBSD_TIMEOUT" \
@@ -526,17 +532,28 @@ step_freebsd_vm() {
 			skip=$(grep -c -E '^\s*--- SKIP' "$log" || true)
 			fail=$(grep -c -E '^\s*--- FAIL' "$log" || true)
 			printf '%s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
-				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$(basename "$bin" .test)" \
+				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$name" \
 				"$pass" "$skip" "$fail" "$rc" "$(secs "$start")"
 			# The runner's own lines (kernel, qemu's wall time, status).
 			grep -E '^freebsd-vm: ' "$log" | sed 's/^/      /' || true
-			# Every skip with its reason (none may be unexplained).
-			grep -A1 -E '^\s*--- SKIP' "$log" | grep -v -E '^--$' | sed 's/^/      /' || true
+			# Every skip with its reason: go test -v prints a test's log
+			# lines (t.Skip's message) between its "=== RUN" (or "=== NAME"
+			# / "=== CONT") line and its "--- SKIP" line.
+			awk '/^=== (RUN|CONT|NAME) / { name = $3; if ($2 == "RUN") buf[name] = ""; next }
+				/^ *--- SKIP: / { print; printf "%s", buf[$3]; next }
+				/^ *--- (PASS|FAIL): / { next }
+				name != "" { buf[name] = buf[name] $0 "\n" }' "$log" | sed 's/^/      /'
 			if ((rc != 0)); then
-				failed+=("run $r: $(basename "$bin" .test)")
-				echo "----- log -----"
+				failed+=("run $r: $name")
+				# A hang (the binary's -test.timeout, or no status at all)
+				# is not run again: the worst case stays one limit per
+				# binary, whatever FREEBSD_RUNS is.
+				if ((rc == 3)) || grep -q '^panic: test timed out' "$log"; then
+					hung+=("$name")
+				fi
+				echo "----- $name run $r log -----"
 				cat "$log"
-				echo "----- end of log -----"
+				echo "----- end of $name run $r log -----"
 			fi
 		done
 	done
