@@ -53,7 +53,7 @@ func TestENOSYSFallback(t *testing.T) {
 	if _, ok := auditArchs[runtime.GOARCH]; !ok {
 		t.Skipf("no AUDIT_ARCH known for %s", runtime.GOARCH)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestENOSYSFallback$", "-test.v")
 	cmd.Env = append(os.Environ(), seccompChildEnv+"=1")
@@ -122,7 +122,9 @@ func enosysChild(t *testing.T) {
 	var arrived, done sync.WaitGroup
 	for range 4 {
 		arrived.Add(1)
-		done.Go(func() {
+		done.Add(1)
+		go func() {
+			defer done.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			arrived.Done()
@@ -132,7 +134,7 @@ func enosysChild(t *testing.T) {
 					t.Errorf("system call %d on thread %d: %v; want ENOSYS", nr, unix.Gettid(), e)
 				}
 			}
-		})
+		}()
 	}
 	done.Wait()
 	if t.Failed() {

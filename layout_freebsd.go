@@ -48,7 +48,3 @@ var (
 	_ [uintptr(MSG_WAITFORONE) - uintptr(unix.MSG_WAITFORONE)]struct{}
 	_ [uintptr(unix.MSG_WAITFORONE) - uintptr(MSG_WAITFORONE)]struct{}
 )
-
-// xsysMmsghdr would be x/sys's Mmsghdr for layout_test.go; x/sys has none
-// for FreeBSD.
-var xsysMmsghdr any

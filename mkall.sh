@@ -11,8 +11,9 @@
 # Debian's cross compilers. On FreeBSD it writes the files for the host only
 # (see below). The output is deterministic: running it twice gives
 # byte-identical files. layout_$GOOS.go then checks each generated layout at
-# compile time against golang.org/x/sys/unix, so `go vet` for a GOOS/GOARCH
-# fails if a file is wrong.
+# compile time against golang.org/x/sys/unix (and .ci/xsyslayout against the
+# newest x/sys's unix.Mmsghdr), so `go vet` for a GOOS/GOARCH fails if a file
+# is wrong. The Linux GOARCHes and their cross compilers are in .ci/targets.
 
 set -euo pipefail
 export LC_ALL=C
@@ -46,27 +47,19 @@ gen() {
 
 case "$(uname -s)" in
 Linux)
-	# GOARCH -> GNU triplet of the Debian cross compiler -> Debian arch.
-	arches="386 amd64 arm arm64 mips mipsle mips64 mips64le ppc64 ppc64le riscv64 s390x"
-	declare -A triplet=(
-		[386]=i686-linux-gnu
-		[amd64]=x86_64-linux-gnu
-		[arm]=arm-linux-gnueabi
-		[arm64]=aarch64-linux-gnu
-		[mips]=mips-linux-gnu
-		[mipsle]=mipsel-linux-gnu
-		[mips64]=mips64-linux-gnuabi64
-		[mips64le]=mips64el-linux-gnuabi64
-		[ppc64]=powerpc64-linux-gnu
-		[ppc64le]=powerpc64le-linux-gnu
-		[riscv64]=riscv64-linux-gnu
-		[s390x]=s390x-linux-gnu
-	)
-	declare -A debarch=(
-		[386]=i386 [amd64]=amd64 [arm]=armel [arm64]=arm64
-		[mips]=mips [mipsle]=mipsel [mips64]=mips64 [mips64le]=mips64el
-		[ppc64]=ppc64 [ppc64le]=ppc64el [riscv64]=riscv64 [s390x]=s390x
-	)
+	# GOARCH -> GNU triplet of the Debian cross compiler -> Debian arch,
+	# from .ci/targets; loong64 (no compiler there) is derived below.
+	# shellcheck source=.ci/targets
+	. .ci/targets
+	arches=
+	declare -A triplet=() debarch=()
+	for a in $(linux_arches); do
+		t=$(linux_field "$a" 1)
+		[ "$t" = - ] && continue
+		arches="$arches $a"
+		triplet[$a]=$t
+		debarch[$a]=$(linux_field "$a" 2)
+	done
 	hostarch=$(dpkg --print-architecture 2>/dev/null || true)
 
 	missing=()
@@ -107,10 +100,12 @@ Linux)
 	# struct msghdr (56 bytes) and struct mmsghdr (64: msg_len at 56, then
 	# 4 bytes of tail padding). mkpost labels the file loong64 and says in
 	# its header that it is the riscv64 layout. This is not taken on trust:
-	# layout_linux.go checks the file at compile time against x/sys's own
-	# loong64 unix.Mmsghdr, unix.SizeofMsghdr and unix.SizeofMmsghdr, which
-	# x/sys generated from real loong64 headers, so
-	# `GOOS=linux GOARCH=loong64 go vet .` fails if the layouts ever differ.
+	# layout_linux.go checks the file at compile time against x/sys's
+	# loong64 unix.Msghdr, and the nested module .ci/xsyslayout (which
+	# requires a newer x/sys than go.mod) against x/sys's own loong64
+	# unix.Mmsghdr and unix.SizeofMmsghdr, which x/sys generated from real
+	# loong64 headers: `GOOS=linux GOARCH=loong64 go vet ./...` there fails
+	# if the layouts ever differ.
 	cp types_linux.go "$tmp/"
 	(cd "$tmp" && GOOS=linux GOARCH=riscv64 CC=riscv64-linux-gnu-gcc go tool cgo -godefs -- -Wall -Werror types_linux.go) >"$tmp/godefs"
 	GOOS=linux GOARCH=loong64 MKPOST_LAYOUT_GOARCH=riscv64 "$tmp/mkpost" <"$tmp/godefs" >"$tmp/ztypes_linux_loong64.go"

@@ -77,6 +77,7 @@ func main() {
 			"// This is the %[3]s layout, relabelled for %[1]s: both are LP64\n"+
 			"// asm-generic ABIs with identical struct msghdr and struct mmsghdr.\n"+
 			"// layout_%[2]s.go checks it at compile time against x/sys's %[1]s\n"+
+			"// unix.Msghdr, and .ci/xsyslayout against x/sys's %[1]s\n"+
 			"// unix.Mmsghdr, which x/sys generated from real %[1]s headers.\n\n"+
 			"//go:build %[1]s && %[2]s\n", goarch, goos, from)
 	}

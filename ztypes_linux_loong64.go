@@ -4,6 +4,7 @@
 // This is the riscv64 layout, relabelled for loong64: both are LP64
 // asm-generic ABIs with identical struct msghdr and struct mmsghdr.
 // layout_linux.go checks it at compile time against x/sys's loong64
+// unix.Msghdr, and .ci/xsyslayout against x/sys's loong64
 // unix.Mmsghdr, which x/sys generated from real loong64 headers.
 
 //go:build loong64 && linux

@@ -1,45 +1,54 @@
 #!/usr/bin/env bash
-# Runs every check of the project: formatting, vet on all supported
-# GOOS/GOARCH pairs, native tests (amd64 with -race, 386), the Linux tests of
-# eleven more architectures under qemu-user, FreeBSD test builds, the
-# reproducibility of ./mkall.sh, the workflow lint and the bench/ module.
+# Runs every check of the project; the steps are listed in STEPS at the end
+# and in README ("Tests"), the targets they cover in .ci/targets.
 #
 #   ./.ci/test-matrix.sh
 #
-# Needs: a linux/amd64 host, go, gcc (for -race), git, qemu-user, the Debian
-# cross compilers used by ./mkall.sh and shellcheck. `.ci/run` installs them
-# on Debian/Ubuntu and then runs this script.
+# Needs: a linux/amd64 host, go (>= 1.21, to fetch the pinned toolchains
+# from the module proxy), gcc (for -race), git, qemu-user, the Debian cross
+# compilers used by ./mkall.sh and shellcheck; for the FreeBSD VM step also
+# qemu-system-x86, xorriso and bc. `.ci/run` installs them on Debian/Ubuntu
+# and then runs this script.
 #
 # Every step runs even if an earlier one failed; the last line is
 # "N passed, M failed" and the exit status is non-zero if anything failed.
 #
-# Knobs (environment): MATRIX_JOBS (qemu architectures tested at once,
-# default 2), QEMU_TIMEOUT (seconds per qemu test binary, default 600).
+# Knobs (environment):
+#   MATRIX_ONLY        "WORD ...": run only the steps step_WORD (e.g. "vet api")
+#   MATRIX_JOBS        qemu architectures tested at once (default 2)
+#   QEMU_TIMEOUT       seconds per qemu test binary (default 600)
+#   FREEBSD_KERNEL     a FreeBSD amd64 kernel with a PVH entry: the FreeBSD
+#                      VM step runs the suite on it (skipped when unset)
+#   FREEBSD_VM         the runner (default ../shared/freebsd-vm/run-test.sh,
+#                      relative to the checkout)
+#   FREEBSD_RUNS       how many times the VM step runs the suite (default 3;
+#                      a binary that hangs is not run again)
+#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 900;
+#                      the binary's -test.timeout is 2 minutes less, so that
+#                      a hang ends in a goroutine dump)
+#   FREEBSD_TEST_ARGS  more arguments for the FreeBSD test binaries
+#                      (e.g. -test.run=... or -test.skip=...)
+#   FREEBSD_VM_LOCK    if set, a file to flock around each VM run (machines
+#                      that allow one VM at a time)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Pinned tool versions.
-ACTIONLINT_VERSION=v1.7.12
+# shellcheck source=.ci/targets
+. .ci/targets
 
 MATRIX_JOBS=${MATRIX_JOBS:-2}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+FREEBSD_VM=${FREEBSD_VM:-../shared/freebsd-vm/run-test.sh}
+FREEBSD_RUNS=${FREEBSD_RUNS:-3}
+FREEBSD_TIMEOUT=${FREEBSD_TIMEOUT:-900}
 
-# Targets for `go vet`.
-VET_TARGETS=(
-	linux/386 linux/amd64 linux/arm linux/arm64 linux/loong64
-	linux/mips linux/mipsle linux/mips64 linux/mips64le
-	linux/ppc64 linux/ppc64le linux/riscv64 linux/s390x
-	freebsd/386 freebsd/amd64 freebsd/arm freebsd/arm64 freebsd/riscv64
-	darwin/amd64 darwin/arm64
-	windows/amd64
-	openbsd/amd64
-	netbsd/amd64
-)
-# Linux architectures whose tests run under qemu-user.
-QEMU_ARCHES=(arm arm64 loong64 mips mipsle mips64 mips64le ppc64 ppc64le riscv64 s390x)
-# FreeBSD architectures whose test binaries must build.
-FREEBSD_ARCHES=(386 amd64 arm arm64 riscv64)
+mapfile -t VET_TARGETS < <(vet_targets)
+mapfile -t LINUX_ARCHES < <(linux_arches)
+QEMU_ARCHES=()
+for a in "${LINUX_ARCHES[@]}"; do
+	if [[ $(linux_field "$a" 3) != - ]]; then QEMU_ARCHES+=("$a"); fi
+done
 
 WORK=$(mktemp -d -t mmsg-matrix.XXXXXX)
 cleanup() {
@@ -117,6 +126,34 @@ bin_name() {
 	echo "${p:-$(basename "$MODULE")}"
 }
 
+# in_list WORD LIST...: whether WORD is one of LIST.
+in_list() {
+	local w=$1 x
+	shift
+	for x in "$@"; do
+		[[ $x == "$w" ]] && return 0
+	done
+	return 1
+}
+# Directories of every module of the checkout (".", bench, .ci/xsyslayout,
+# ...), one per line.
+list_modules() {
+	local f
+	while IFS= read -r -d '' f; do
+		dirname "$f"
+	done < <(list_files '*go.mod' | tr '\0' '\n' | grep -E '(^|/)go\.mod$' | sort | tr '\n' '\0')
+}
+# install_tool NAME MODULE@VERSION: go install into $WORK/bin, outside the
+# checkout's module (so go.mod is never touched); sets TOOL to its path.
+install_tool() {
+	mkdir -p "$WORK/bin"
+	if [[ ! -x $WORK/bin/$1 ]]; then
+		echo "+ go install $2"
+		(cd "$WORK" && GOBIN=$WORK/bin GOFLAGS='' go install "$2")
+	fi
+	TOOL=$WORK/bin/$1
+}
+
 # ---------------------------------------------------------------- steps
 
 step_gofmt() {
@@ -135,23 +172,192 @@ step_gofmt() {
 	fi
 }
 
+# Every module's go.mod and go.sum must be what `go mod tidy` makes of them
+# (-diff: nothing is written; Go >= 1.23).
+step_tidy() {
+	local m failed=()
+	while IFS= read -r m; do
+		echo "+ (cd $m && go mod tidy -diff)"
+		if ! (cd "$m" && go mod tidy -diff); then
+			failed+=("$m")
+		fi
+	done < <(list_modules)
+	((${#failed[@]} == 0)) || die "go mod tidy would change: ${failed[*]} (run go mod tidy there and commit)"
+}
+
 step_vet() {
-	local t goos goarch failed=() start
+	local t goos goarch failed=() start host
+	host="$(go env GOHOSTOS)/$(go env GOHOSTARCH)"
 	for t in "${VET_TARGETS[@]}"; do
 		goos=${t%/*} goarch=${t#*/}
 		start=$(now_us)
 		# cgo only for the native target; cross targets are vetted without it.
-		local cgo=0
-		if [[ $t == "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" ]]; then cgo=$(go env CGO_ENABLED); fi
-		if GOOS=$goos GOARCH=$goarch CGO_ENABLED=$cgo go vet ./... >"$WORK/vet.log" 2>&1; then
-			printf 'ok    %-16s %ss\n' "$t" "$(secs "$start")"
+		local cgo=0 pkgs=(./...) cmd=(vet) note=
+		if [[ $t == "$host" ]]; then
+			cgo=$(go env CGO_ENABLED)
+			pkgs+=(./.ci/apicheck)
+		fi
+		if in_list "$t" "${CGO_LINK_TARGETS[@]}"; then
+			# go vet refuses these without a C toolchain for the target:
+			# compile the library packages instead (no linking).
+			cmd=(build -buildmode=archive -o /dev/null)
+			note=" (go ${cmd[*]})"
+			mapfile -t pkgs < <(GOOS=$goos GOARCH=$goarch CGO_ENABLED=0 go list -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null | grep .)
+		fi
+		if GOOS=$goos GOARCH=$goarch CGO_ENABLED=$cgo go "${cmd[@]}" "${pkgs[@]}" >"$WORK/vet.log" 2>&1; then
+			printf 'ok    %-16s %ss%s\n' "$t" "$(secs "$start")" "$note"
 		else
-			printf 'FAIL  %-16s %ss\n' "$t" "$(secs "$start")"
+			printf 'FAIL  %-16s %ss%s\n' "$t" "$(secs "$start")" "$note"
 			sed 's/^/      /' "$WORK/vet.log"
 			failed+=("$t")
 		fi
 	done
 	((${#failed[@]} == 0)) || die "go vet failed for: ${failed[*]}"
+}
+
+step_staticcheck() {
+	install_tool staticcheck "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	local sc=$TOOL goos failed=()
+	"$sc" -version
+	for goos in "${STATICCHECK_GOOS[@]}"; do
+		local pkgs=(./...)
+		[[ $goos != linux ]] || pkgs+=(./.ci/apicheck)
+		echo "+ GOOS=$goos staticcheck ${pkgs[*]}"
+		GOOS=$goos CGO_ENABLED=0 "$sc" "${pkgs[@]}" || failed+=("$goos")
+	done
+	# The other modules: natively (bench builds for Linux only, with cgo).
+	local m
+	while IFS= read -r m; do
+		[[ $m != . ]] || continue
+		echo "+ (cd $m && staticcheck ./...)"
+		(cd "$m" && "$sc" ./...) || failed+=("$m")
+	done < <(list_modules)
+	((${#failed[@]} == 0)) || die "staticcheck reports problems for: ${failed[*]}"
+}
+
+# The exported API must be the same on every GOOS (issue 9); see
+# .ci/apicheck/main.go.
+step_api() {
+	run go test -count=1 ./.ci/apicheck
+	run go run ./.ci/apicheck "${API_TARGETS[@]}"
+}
+
+# The floor (go.mod's go line and x/sys) with the newest Go patch release of
+# that line, for real: the native tests.
+step_floor() {
+	echo "go.mod: $(go list -m -f '{{.GoVersion}}' ) and $(go list -m -f '{{.Path}} {{.Version}}' golang.org/x/sys)"
+	run env GOTOOLCHAIN="$FLOOR_GO" go version
+	run env GOTOOLCHAIN="$FLOOR_GO" go vet ./...
+	run env GOTOOLCHAIN="$FLOOR_GO" go test -count=1 ./...
+}
+
+# The newest Go and the newest x/sys (the one .ci/xsyslayout/go.mod
+# requires): native tests and vet on the main GOOS, through a temporary copy
+# of go.mod and go.sum (-modfile), so the committed ones stay as they are.
+step_newest() {
+	local xsys dir=$WORK/newest
+	xsys=$(cd .ci/xsyslayout && go list -m -f '{{.Version}}' golang.org/x/sys)
+	mkdir -p "$dir"
+	cp go.mod "$dir/go.mod"
+	cp go.sum "$dir/go.sum"
+	local g=(env GOTOOLCHAIN="$NEWEST_GO" GOFLAGS=-modfile="$dir/go.mod")
+	run "${g[@]}" go version
+	run "${g[@]}" go get "golang.org/x/sys@$xsys"
+	"${g[@]}" go list -m -f '{{.Path}} {{.Version}}' golang.org/x/sys
+	local goos
+	for goos in "${STATICCHECK_GOOS[@]}"; do
+		run "${g[@]}" GOOS="$goos" CGO_ENABLED=0 go vet ./...
+	done
+	run "${g[@]}" go test -count=1 ./...
+}
+
+# A consumer at the floor (go 1.23, x/sys v0.32.0, like wireguard-go) adds
+# mmsg: `go mod tidy` must leave its go and x/sys lines as they were. (x/sys
+# v0.32.0 itself says go 1.23.0, so tidy writes "go 1.23" as "go 1.23.0" with
+# or without mmsg: the lines are compared with the consumer's own tidy
+# before it adds mmsg.)
+step_consumer() {
+	local dir=$WORK/consumer floor_xsys=v0.32.0 root
+	root=$(pwd)
+	mkdir -p "$dir"
+	cat >"$dir/go.mod" <<-MOD
+		module example.com/consumer
+
+		go 1.23
+
+		require golang.org/x/sys $floor_xsys
+	MOD
+	cat >"$dir/main.go" <<-'GO'
+		package main
+
+		import "golang.org/x/sys/unix"
+
+		func main() { println(unix.Getpagesize()) }
+	GO
+	local floor=(env GOTOOLCHAIN="$FLOOR_GO" GOFLAGS=)
+	(cd "$dir" && "${floor[@]}" go mod tidy)
+	# modlines: the go, toolchain and x/sys lines, whether x/sys is in a
+	# require block or not.
+	modlines() {
+		sed -nE -e 's/^(go|toolchain)[[:space:]]+([^[:space:]]+).*/\1 \2/p' \
+			-e 's/^(require)?[[:space:]]*golang\.org\/x\/sys[[:space:]]+([^[:space:]]+).*/require golang.org\/x\/sys \2/p' "$1"
+	}
+	local before
+	before=$(modlines "$dir/go.mod")
+	echo "consumer before adding mmsg (after its own go mod tidy):"
+	printf '  %s\n' "${before//$'\n'/$'\n'  }"
+	cat >"$dir/main.go" <<-'GO'
+		package main
+
+		import (
+			"github.com/go-mmsg/mmsg"
+			"golang.org/x/sys/unix"
+		)
+
+		func main() { println(unix.Getpagesize(), mmsg.MaxSendBatch) }
+	GO
+	(cd "$dir" && "${floor[@]}" go mod edit -require="$MODULE@v0.0.0" -replace="$MODULE=$root" &&
+		"${floor[@]}" go mod tidy && "${floor[@]}" go build -o /dev/null .)
+	local after
+	after=$(modlines "$dir/go.mod")
+	echo "consumer after requiring mmsg and go mod tidy:"
+	printf '  %s\n' "${after//$'\n'/$'\n'  }"
+	[[ $before == "$after" ]] || die "requiring mmsg changed the consumer's go or x/sys line"
+}
+
+# The layouts against the newest x/sys's unix.Mmsghdr (.ci/xsyslayout): vet
+# (compile-time assertions) for every Linux and FreeBSD GOARCH, the run-time
+# test for every Linux GOARCH, natively or under qemu-user.
+step_xsyslayout() {
+	local m=.ci/xsyslayout a failed=() q bin
+	for a in "${LINUX_ARCHES[@]}"; do
+		if ! (cd "$m" && GOOS=linux GOARCH=$a CGO_ENABLED=0 go vet ./...); then
+			failed+=("vet linux/$a")
+			continue
+		fi
+		bin=$WORK/xsyslayout.$a.test
+		if ! (cd "$m" && GOOS=linux GOARCH=$a CGO_ENABLED=0 go test -c -o "$bin" .); then
+			failed+=("build linux/$a")
+			continue
+		fi
+		local emu=() q out
+		q=$(linux_field "$a" 3)
+		if [[ $q != - ]]; then emu=("$q"); fi
+		if out=$(cd "$m" && timeout "$QEMU_TIMEOUT" "${emu[@]}" "$bin" -test.count=1 -test.v 2>&1); then
+			printf 'ok    linux/%-9s %s: %s\n' "$a" "${emu[*]:-native}" "$(grep -c -- '--- PASS' <<<"$out") tests passed"
+		else
+			printf 'FAIL  linux/%-9s %s\n%s\n' "$a" "${emu[*]:-native}" "$out"
+			failed+=("test linux/$a")
+		fi
+	done
+	for a in "${FREEBSD_ARCHES[@]}"; do
+		if (cd "$m" && GOOS=freebsd GOARCH=$a CGO_ENABLED=0 go vet ./...); then
+			printf 'ok    freebsd/%-7s vet\n' "$a"
+		else
+			failed+=("vet freebsd/$a")
+		fi
+	done
+	((${#failed[@]} == 0)) || die "layouts vs the newest x/sys: ${failed[*]}"
 }
 
 step_race() {
@@ -165,29 +371,12 @@ step_386() {
 	run env GOARCH=386 CGO_ENABLED=0 go test -count=1 ./...
 }
 
-qemu_name() {
-	case $1 in
-	arm) echo qemu-arm ;;
-	arm64) echo qemu-aarch64 ;;
-	loong64) echo qemu-loongarch64 ;;
-	mips) echo qemu-mips ;;
-	mipsle) echo qemu-mipsel ;;
-	mips64) echo qemu-mips64 ;;
-	mips64le) echo qemu-mips64el ;;
-	ppc64) echo qemu-ppc64 ;;
-	ppc64le) echo qemu-ppc64le ;;
-	riscv64) echo qemu-riscv64 ;;
-	s390x) echo qemu-s390x ;;
-	*) return 1 ;;
-	esac
-}
-
 # qemu_job ARCH: build and run every package's test binary for linux/ARCH.
 # Writes $WORK/qemu/ARCH.{log,res,rc}; .res holds the go-test-like result
 # lines, .log everything.
 qemu_job() {
 	local a=$1 q dir=$WORK/qemu/$1 rc=0
-	q=$(qemu_name "$a")
+	q=$(linux_field "$a" 3)
 	mkdir -p "$dir"
 	{
 		local pkg pdir bin start out
@@ -227,7 +416,7 @@ step_qemu() {
 	host_is_linux_amd64 || die "needs a linux/amd64 host"
 	local a q missing=()
 	for a in "${QEMU_ARCHES[@]}"; do
-		q=$(qemu_name "$a")
+		q=$(linux_field "$a" 3)
 		command -v "$q" >/dev/null 2>&1 || missing+=("$q")
 	done
 	((${#missing[@]} == 0)) || die "missing ${missing[*]} (Debian/Ubuntu package qemu-user; run .ci/run)"
@@ -287,6 +476,89 @@ step_freebsd_build() {
 	((${#failed[@]} == 0)) || die "FreeBSD test build failed for: ${failed[*]}"
 }
 
+# The whole suite on a real FreeBSD kernel (issue 7): every package's
+# freebsd/amd64 test binary, booted by $FREEBSD_VM as the only program of a
+# qemu-system-x86_64 VM, FREEBSD_RUNS times. Only when FREEBSD_KERNEL names a
+# kernel file; none ships with the project (the GitHub workflow's FreeBSD
+# job runs the same tests on FreeBSD's own release image instead).
+step_freebsd_vm() {
+	if [[ -z ${FREEBSD_KERNEL:-} ]]; then
+		skip "FreeBSD VM suite: FREEBSD_KERNEL not set (set it to a FreeBSD amd64 kernel with a PVH entry to run the tests on FreeBSD under qemu; see README)"
+		return
+	fi
+	[[ -f $FREEBSD_KERNEL ]] || die "FREEBSD_KERNEL=$FREEBSD_KERNEL is not a file"
+	[[ -f $FREEBSD_VM ]] || die "FreeBSD VM runner $FREEBSD_VM not found (set FREEBSD_VM)"
+	need qemu-system-x86_64 xorriso bc
+	[[ $FREEBSD_RUNS =~ ^[1-9][0-9]*$ ]] || die "FREEBSD_RUNS=$FREEBSD_RUNS is not a positive number"
+	if ! [[ $FREEBSD_TIMEOUT =~ ^[0-9]+$ ]] || ((FREEBSD_TIMEOUT <= 180)); then
+		die "FREEBSD_TIMEOUT=$FREEBSD_TIMEOUT: want more than 180 (seconds)"
+	fi
+	local targs=(-test.v -test.count=1 "-test.timeout=$((FREEBSD_TIMEOUT - 120))s")
+	local more=()
+	read -r -a more <<<"${FREEBSD_TEST_ARGS:-}"
+	targs+=("${more[@]}")
+	local kernel vm lock=()
+	kernel=$(cd "$(dirname "$FREEBSD_KERNEL")" && pwd)/$(basename "$FREEBSD_KERNEL")
+	vm=$(cd "$(dirname "$FREEBSD_VM")" && pwd)/$(basename "$FREEBSD_VM")
+	if [[ -n ${FREEBSD_VM_LOCK:-} ]]; then
+		need flock
+		lock=(flock "$FREEBSD_VM_LOCK")
+	fi
+	list_packages >"$WORK/packages"
+	mkdir -p "$WORK/fbsdvm"
+	local pkg pdir bin bins=() dirs=()
+	while IFS=$'\t' read -r pkg pdir; do
+		bin=$WORK/fbsdvm/$(bin_name "$pkg").test
+		run env GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$bin" "$pkg"
+		if [[ -e $bin ]]; then
+			bins+=("$bin") dirs+=("$pdir")
+		fi
+	done <"$WORK/packages"
+	echo "kernel: $kernel; $FREEBSD_RUNS run(s) of ${#bins[@]} test binaries, ${FREEBSD_TIMEOUT}s limit each; test flags: ${targs[*]}"
+	local r i name log rc start failed=() pass skip fail hung=()
+	for ((r = 1; r <= FREEBSD_RUNS; r++)); do
+		for i in "${!bins[@]}"; do
+			bin=${bins[$i]} name=$(basename "${bins[$i]}" .test)
+			if in_list "$name" "${hung[@]}"; then
+				echo "SKIP  run $r/$FREEBSD_RUNS $name: it hung in an earlier run"
+				continue
+			fi
+			log=$WORK/fbsdvm/$name.run$r.log
+			start=$(now_us)
+			rc=0
+			"${lock[@]}" env FREEBSD_KERNEL="$kernel" "$vm" -p "${dirs[$i]}" -t "$FREEBSD_TIMEOUT" \
+				"$bin" "${targs[@]}" >"$log" 2>&1 || rc=$?
+			pass=$(grep -c -E '^\s*--- PASS' "$log" || true)
+			skip=$(grep -c -E '^\s*--- SKIP' "$log" || true)
+			fail=$(grep -c -E '^\s*--- FAIL' "$log" || true)
+			printf '%s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
+				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$name" \
+				"$pass" "$skip" "$fail" "$rc" "$(secs "$start")"
+			# The runner's own lines (kernel, qemu's wall time, status).
+			grep -E '^freebsd-vm: ' "$log" | sed 's/^/      /' || true
+			# Every skip with its reason: go test -v prints a test's log
+			# lines (t.Skip's message) between its "=== RUN" (or "=== NAME"
+			# / "=== CONT") line and its "--- SKIP" line.
+			awk '/^=== (RUN|CONT|NAME) / { name = $3; if ($2 == "RUN") buf[name] = ""; next }
+				/^ *--- SKIP: / { print; printf "%s", buf[$3]; next }
+				/^ *--- (PASS|FAIL): / { next }
+				name != "" { buf[name] = buf[name] $0 "\n" }' "$log" | sed 's/^/      /'
+			if ((rc != 0)); then
+				failed+=("run $r: $name")
+				# A hang (the binary's -test.timeout, or no status at all)
+				# is not run again: the worst case stays one limit per
+				# binary, whatever FREEBSD_RUNS is.
+				if ((rc == 3)) || grep -q '^panic: test timed out' "$log"; then
+					hung+=("$name")
+				fi
+				echo "----- $name run $r log -----"
+				cat "$log"
+				echo "----- end of $name run $r log -----"
+			fi
+		done
+	done
+	((${#failed[@]} == 0)) || die "FreeBSD VM: $(printf '%s; ' "${failed[@]}")"
+}
 step_mkall() {
 	[[ -f mkall.sh ]] || die "mkall.sh not found at the repository root"
 	is_git_checkout || {
@@ -335,17 +607,16 @@ step_mkall() {
 step_actionlint() {
 	local wf=.github/workflows/ci.yml
 	[[ -f $wf ]] || die "$wf not found"
-	mkdir -p "$WORK/bin"
-	echo "+ go install github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
-	(cd "$WORK" && GOBIN=$WORK/bin GOFLAGS='' go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
+	install_tool actionlint "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+	local al=$TOOL
 	if command -v shellcheck >/dev/null 2>&1; then
 		echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): checking the workflow's run: scripts and .ci/"
-		shellcheck .ci/run .ci/*.sh
+		shellcheck -x .ci/run .ci/*.sh .ci/targets mkall.sh
 	else
 		echo "WARNING: shellcheck is not installed: actionlint will not check run: scripts (apt-get install shellcheck)"
 	fi
 	echo "+ actionlint $wf"
-	"$WORK/bin/actionlint" -no-color "$wf"
+	"$al" -no-color "$wf"
 }
 
 step_bench() {
@@ -362,19 +633,36 @@ step_bench() {
 
 STEPS=(
 	"gofmt -l:step_gofmt"
+	"go mod tidy -diff, every module:step_tidy"
 	"go vet ./... (${#VET_TARGETS[@]} GOOS/GOARCH targets):step_vet"
+	"staticcheck $STATICCHECK_VERSION (GOOS ${STATICCHECK_GOOS[*]}):step_staticcheck"
+	"exported API identical on ${#API_TARGETS[@]} GOOS (.ci/apicheck):step_api"
+	"consumer at go 1.23 + x/sys v0.32.0 requires mmsg, go mod tidy raises nothing:step_consumer"
+	"floor: $FLOOR_GO + go.mod's x/sys, go test ./...:step_floor"
+	"newest: $NEWEST_GO + newest x/sys (-modfile), go test ./...:step_newest"
+	"layouts vs the newest x/sys's unix.Mmsghdr (.ci/xsyslayout):step_xsyslayout"
 	"go test -race -count=1 ./... (linux/amd64):step_race"
 	"GOARCH=386 go test -count=1 ./... (native):step_386"
 	"go test under qemu-user (${#QEMU_ARCHES[@]} linux arches):step_qemu"
 	"go test -c for freebsd/{${FREEBSD_ARCHES[*]}}:step_freebsd_build"
+	"FreeBSD VM suite (FREEBSD_KERNEL):step_freebsd_vm"
 	"./mkall.sh leaves the checkout unchanged:step_mkall"
 	"actionlint $ACTIONLINT_VERSION .github/workflows/ci.yml:step_actionlint"
 	"bench/ module: go vet + go test:step_bench"
 )
+if [[ -n ${MATRIX_ONLY:-} ]]; then
+	only=()
+	read -r -a words <<<"$MATRIX_ONLY"
+	for s in "${STEPS[@]}"; do
+		if in_list "${s##*:step_}" "${words[@]}"; then only+=("$s"); fi
+	done
+	((${#only[@]})) || die "MATRIX_ONLY=$MATRIX_ONLY matches no step"
+	STEPS=("${only[@]}")
+fi
 
 need go
 MODULE=$(go list -m)
-echo "module $MODULE; $(go version); host $(go env GOHOSTOS)/$(go env GOHOSTARCH); $(nproc 2>/dev/null || echo '?') cores"
+echo "module $MODULE; $(go version); host $(go env GOHOSTOS)/$(go env GOHOSTARCH); $(nproc 2>/dev/null || echo '?') cores; load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 
 total=${#STEPS[@]}
 n_pass=0 n_fail=0 n_skip=0
@@ -406,7 +694,7 @@ for s in "${STEPS[@]}"; do
 	results+=("$(printf '%-4s %7ss  [%d/%d] %s' "$status" "$t" "$i" "$total" "$name")")
 done
 
-printf '\n=== summary (%ss total)\n' "$(secs "$matrix_start")"
+printf '\n=== summary (%ss total; load average now %s)\n' "$(secs "$matrix_start")" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 printf '%s\n' "${results[@]}"
 summary="$n_pass passed, $n_fail failed"
 ((n_skip == 0)) || summary="$summary, $n_skip skipped"
