@@ -86,9 +86,6 @@ func loIndex(t *testing.T) int {
 	return ifi.Index
 }
 
-// osGRO: FreeBSD has no UDP GRO (nor GSO).
-const osGRO = false
-
 // TestUnsupportedOptions: FreeBSD has no UDP GRO and no drop counter; the
 // Set methods say so and leave OOBSize alone.
 func TestUnsupportedOptions(t *testing.T) {

@@ -162,6 +162,3 @@ func TestDropCounter(t *testing.T) {
 		})
 	}
 }
-
-// osGRO: the kernel has UDP GRO.
-const osGRO = true

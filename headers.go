@@ -194,9 +194,6 @@ func (h *headers) unpackRead(ms []Message) {
 	}
 }
 
-// maxInt is the largest int: "all the bytes" for setIovecs.
-const maxInt = int(^uint(0) >> 1)
-
 // cursor is how far packWrite got in a batch: ms[msg] from payload byte
 // off, which is byte bo of its buffer bi.
 type cursor struct{ msg, off, bi, bo int }
