@@ -394,11 +394,13 @@ func appendInt(oob []byte, m sendMsg, v byte) []byte {
 // bytes at most). A size of 0 asks for no segmentation: the kernel sends
 // the payload as one datagram, and so does Conn.WriteBatch.
 //
-// Conn.WriteBatch sends such a message as one super-buffer; if the kernel
-// or device refuses GSO, it sends the segments as plain datagrams instead
-// (see Conn.GSODisabled). On FreeBSD, which has no GSO, it always does.
-// The message has Linux's level and type on every OS; senders other than
-// Conn (Sendmmsg, net.UDPConn) must not be given it off Linux.
+// Conn.WriteBatch sends such a message as GSO datagrams of at most
+// GSOInfo.MaxSegments segments each, or, where the kernel has no GSO (all
+// OSes but Linux 4.18+) or a device refused it, as one plain datagram per
+// segment with the message's other control messages: see Conn.GSO. The
+// message has Linux's level and type on every OS (IPPROTO_UDP, 103);
+// senders other than Conn (Sendmmsg, net.UDPConn) must not be given it off
+// Linux, where the kernel would refuse it or send the payload whole.
 func AppendSegmentSize(oob []byte, size uint16) []byte {
 	oob, data := appendCmsg(oob, protoUDP, udpSegment, 2)
 	ne.PutUint16(data, size)
