@@ -531,7 +531,7 @@ step_freebsd_vm() {
 			pass=$(grep -c -E '^\s*--- PASS' "$log" || true)
 			skip=$(grep -c -E '^\s*--- SKIP' "$log" || true)
 			fail=$(grep -c -E '^\s*--- FAIL' "$log" || true)
-			printf '%s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
+			printf '%-4s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
 				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$name" \
 				"$pass" "$skip" "$fail" "$rc" "$(secs "$start")"
 			# The runner's own lines (kernel, qemu's wall time, status).
