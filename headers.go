@@ -32,7 +32,6 @@ type headers struct {
 	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
 	pieces []piece                 // write: what each header carries
 	oob    []byte                  // the messages' control data (see packRead)
-	moved  bool                    // write: an array moved while packing: link again
 
 	count int // headers packed
 
@@ -47,8 +46,10 @@ type headers struct {
 }
 
 // piece is where the datagram of one write header comes from: the bytes
-// [off, off+len) of the payload of ms[msg], as iovecs iovs[iov:iov+niov],
-// with the control data h.oob[oob:oob+noob].
+// [off, off+len) of the payload of ms[msg]. A GSO message's pieces also
+// say how setHeader builds their header: iovecs iovs[iov:iov+niov], the
+// control data h.oob[oob:oob+noob] and the socket address names[name]; a
+// plain message's header is built in place (packPlain).
 type piece struct {
 	msg, off, len int
 	segs          int32 // > 0: a UDP GSO datagram the kernel cuts into segs segments
@@ -82,17 +83,17 @@ func (h *headers) put() {
 }
 
 // grow makes room for n headers and k iovecs, keeping the packed ones.
-// Pointers into the arrays are set by link, after packing.
+// Headers packed before a growth keep pointing into the old arrays (and
+// h.oob's), which still hold what they were given: nothing writes there
+// any more, and they stay alive as long as the headers point to them.
 func (h *headers) grow(n, k int) {
 	if n > len(h.hdrs) {
 		add := max(n, 2*len(h.hdrs), 8) - len(h.hdrs)
-		h.moved = true
 		h.hdrs = append(h.hdrs, make([]Mmsghdr, add)...)
 		h.names = append(h.names, make([]unix.RawSockaddrInet6, add)...)
 		h.pieces = append(h.pieces, make([]piece, add)...)
 	}
 	if k > len(h.iovs) {
-		h.moved = true
 		h.iovs = append(h.iovs, make([]unix.Iovec, max(k, 2*len(h.iovs), 8)-len(h.iovs))...)
 	}
 	h.used = max(h.used, n)
@@ -227,13 +228,9 @@ func maxGSOBytes(family int, dst netip.Addr) int {
 // when that message cannot be sent at all (too many buffers, an address
 // of the wrong family); the headers before it are packed.
 func (h *headers) packWrite(ms []Message, cur *cursor, family int, mode packMode) error {
-	h.count, h.done, h.err, h.moved = 0, 0, nil, false
+	h.count, h.done, h.err = 0, 0, nil
 	h.oob = h.oob[:0]
-	err := h.pack(ms, cur, family, mode)
-	if h.moved {
-		h.link() // an array moved under the pointers already set
-	}
-	return err
+	return h.pack(ms, cur, family, mode)
 }
 
 func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) error {
@@ -259,7 +256,6 @@ func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) err
 		size, start, end, _ := segmentSize(m.OOB)
 		total := buffersLen(m.Buffers)
 		p := piece{msg: cur.msg, oob: int32(len(h.oob)), noob: int32(len(m.OOB)), len: total, name: int32(name), nameLen: nameLen}
-		oobCap := cap(h.oob)
 		if mode.offload && cur.msg != mode.splitMsg {
 			h.oob = append(h.oob, m.OOB...)
 			p.segs = int32(max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size)))
@@ -270,7 +266,6 @@ func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) err
 			p.noob = int32(len(m.OOB) - (end - start))
 			h.oob = append(append(h.oob, m.OOB[:start]...), m.OOB[end:]...)
 		}
-		h.moved = h.moved || cap(h.oob) != oobCap
 		for {
 			if h.count == MaxSendBatch {
 				return nil // the cursor stays inside the message
@@ -380,15 +375,12 @@ func (h *headers) packPlain(ms []Message, cur *cursor, kp *int, family int, peer
 			hd.Hdr.Name = (*byte)(unsafe.Pointer(&h.names[name]))
 			hd.Hdr.Namelen = nameLen
 		}
-		p := &h.pieces[count]
+		p := &h.pieces[count] // what account needs
 		p.msg, p.off, p.len, p.last, p.segs = msg, 0, 0, true, 0
-		p.iov, p.niov, p.oob, p.noob = int32(k), int32(niov), int32(len(h.oob)), int32(len(m.OOB))
-		p.name, p.nameLen = int32(name), nameLen
 		if len(m.OOB) > 0 {
-			oobCap := cap(h.oob)
+			off := len(h.oob)
 			h.oob = append(h.oob, m.OOB...)
-			h.moved = h.moved || cap(h.oob) != oobCap
-			hd.Hdr.Control = &h.oob[p.oob]
+			hd.Hdr.Control = &h.oob[off]
 			hd.Hdr.SetControllen(len(m.OOB))
 		}
 		k += niov
@@ -424,13 +416,5 @@ func (h *headers) setHeader(i int) {
 	if p.noob > 0 {
 		hd.Hdr.Control = &h.oob[p.oob]
 		hd.Hdr.SetControllen(int(p.noob))
-	}
-}
-
-// link sets every packed write header again, after an array they point
-// into moved (grow, or h.oob's growth) while packing.
-func (h *headers) link() {
-	for i := range h.count {
-		h.setHeader(i)
 	}
 }

@@ -1,0 +1,241 @@
+//go:build linux || freebsd
+
+package mmsg
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The packing of WriteBatch (headers.go), without sockets: what each
+// kernel header would send.
+
+// packed is what the kernel would see for header i: the bytes its iovecs
+// gather, its destination and its control data.
+type packed struct {
+	data []byte
+	dst  netip.AddrPort
+	oob  []byte
+}
+
+func packedHeaders(h *headers) []packed {
+	out := make([]packed, h.count)
+	for i := range h.count {
+		hd := &h.hdrs[i].Hdr
+		var p packed
+		for _, v := range unsafe.Slice(hd.Iov, int(hd.Iovlen)) {
+			if v.Len > 0 {
+				p.data = append(p.data, unsafe.Slice(v.Base, int(v.Len))...)
+			}
+		}
+		if hd.Name != nil {
+			p.dst = sockaddrToAddrPort((*unix.RawSockaddrInet6)(unsafe.Pointer(hd.Name)), hd.Namelen)
+		}
+		if hd.Control != nil {
+			p.oob = bytes.Clone(unsafe.Slice(hd.Control, int(hd.Controllen)))
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func TestPackWritePlain(t *testing.T) {
+	dst := netip.MustParseAddrPort("127.0.0.1:9")
+	other := netip.MustParseAddrPort("127.0.0.2:9")
+	tos := AppendIPv4TOS(nil, ECNECT1)
+	ms := []Message{
+		{Buffers: [][]byte{[]byte("ab"), nil, []byte("cd")}, Addr: dst},
+		{Buffers: nil, Addr: dst}, // an empty datagram
+		{Buffers: [][]byte{[]byte("x")}, OOB: tos, Addr: other},
+		{Buffers: [][]byte{[]byte("y")}}, // no destination (connected)
+	}
+	h := getHeaders(0)
+	defer h.put()
+	var cur cursor
+	if err := h.packWrite(ms, &cur, familyIPv4, packMode{offload: true, maxSegs: 128, splitMsg: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if h.count != 4 || cur.msg != 4 {
+		t.Fatalf("packed %d headers, cursor at %d; want 4, 4", h.count, cur.msg)
+	}
+	want := []packed{{[]byte("abcd"), dst, nil}, {nil, dst, nil}, {[]byte("x"), other, tos}, {[]byte("y"), netip.AddrPort{}, nil}}
+	for i, p := range packedHeaders(h) {
+		if !bytes.Equal(p.data, want[i].data) || p.dst != want[i].dst || !bytes.Equal(p.oob, want[i].oob) {
+			t.Errorf("header %d: %q to %v oob %x; want %q to %v oob %x", i, p.data, p.dst, p.oob, want[i].data, want[i].dst, want[i].oob)
+		}
+		if pc := h.pieces[i]; pc.msg != i || !pc.last || pc.off != 0 || pc.segs != 0 {
+			t.Errorf("piece %d: %+v", i, pc)
+		}
+	}
+	if h.hdrs[0].Hdr.Name != h.hdrs[1].Hdr.Name {
+		t.Error("consecutive messages to one peer do not share their socket address")
+	}
+	if h.hdrs[1].Hdr.Iovlen != 1 {
+		t.Errorf("empty datagram: %d iovecs, want one empty one", h.hdrs[1].Hdr.Iovlen)
+	}
+}
+
+func TestPackWriteErrors(t *testing.T) {
+	dst := netip.MustParseAddrPort("127.0.0.1:9")
+	for _, tc := range []struct {
+		name string
+		bad  Message
+		want error
+	}{
+		{"too many buffers", Message{Buffers: make([][]byte, maxIovecs+1), Addr: dst}, unix.EMSGSIZE},
+		{"IPv6 destination on IPv4", Message{Buffers: [][]byte{[]byte("x")}, Addr: netip.MustParseAddrPort("[::1]:9")}, unix.EAFNOSUPPORT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := []Message{{Buffers: [][]byte{[]byte("ok")}, Addr: dst}, tc.bad, {Buffers: [][]byte{[]byte("after")}, Addr: dst}}
+			h := getHeaders(0)
+			defer h.put()
+			var cur cursor
+			err := h.packWrite(ms, &cur, familyIPv4, packMode{offload: true, maxSegs: 128, splitMsg: -1})
+			if !errors.Is(err, tc.want) || h.count != 1 || cur.msg != 1 {
+				t.Fatalf("packWrite = %v with %d headers, cursor at %d; want %v, 1, 1", err, h.count, cur.msg, tc.want)
+			}
+		})
+	}
+}
+
+// gsoMessage is a message of n bytes (byte i is i%251) in buffers of the
+// given sizes (the last takes the rest), cut into size-byte segments.
+func gsoMessage(n, size int, bufs ...int) (Message, []byte) {
+	payload := make([]byte, n)
+	for i := range payload {
+		payload[i] = byte(i % 251)
+	}
+	m := Message{OOB: AppendIPv4TOS(AppendSegmentSize(nil, uint16(size)), ECNECT0), Addr: netip.MustParseAddrPort("127.0.0.1:9")}
+	rest := payload
+	for _, b := range bufs {
+		b = min(b, len(rest))
+		m.Buffers = append(m.Buffers, rest[:b])
+		rest = rest[b:]
+	}
+	m.Buffers = append(m.Buffers, rest)
+	return m, payload
+}
+
+func TestPackWriteGSO(t *testing.T) {
+	tosOnly := AppendIPv4TOS(nil, ECNECT0)
+	for _, tc := range []struct {
+		name         string
+		n, size      int
+		bufs         []int
+		mode         packMode
+		wantLens     []int // datagram lengths, in order
+		wantSegs     []int32
+		wantUDPSeg   bool // the control data keeps UDP_SEGMENT
+		wantHeaders1 int  // headers of the first packWrite (MaxSendBatch bound)
+	}{
+		{"offload, one GSO datagram", 3500, 1200, []int{100, 2000}, packMode{offload: true, maxSegs: 128, splitMsg: -1},
+			[]int{3500}, []int32{3}, true, 1},
+		{"offload, cut at MaxSegments", 10*1000 + 1, 1000, nil, packMode{offload: true, maxSegs: 4, splitMsg: -1},
+			[]int{4000, 4000, 2001}, []int32{4, 4, 3}, true, 3},
+		{"offload, cut at 65507 bytes", 100 * 1000, 1000, []int{30000}, packMode{offload: true, maxSegs: 128, splitMsg: -1},
+			[]int{65000, 35000}, []int32{65, 35}, true, 2},
+		{"split", 2500, 1000, []int{999, 2}, packMode{offload: false, maxSegs: 128, splitMsg: -1},
+			[]int{1000, 1000, 500}, []int32{0, 0, 0}, false, 3},
+		{"split this message only", 2500, 1000, nil, packMode{offload: true, maxSegs: 128, splitMsg: 0},
+			[]int{1000, 1000, 500}, []int32{0, 0, 0}, false, 3},
+		{"split across two sendmmsg calls", 1500, 1, nil, packMode{offload: false, maxSegs: 128, splitMsg: -1},
+			nil, nil, false, MaxSendBatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, payload := gsoMessage(tc.n, tc.size, tc.bufs...)
+			ms := []Message{m}
+			h := getHeaders(0)
+			defer h.put()
+			var cur cursor
+			var got []byte
+			var lens []int
+			var segs []int32
+			for round := 0; cur.msg < len(ms); round++ {
+				if err := h.packWrite(ms, &cur, familyIPv4, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				if round == 0 && h.count != tc.wantHeaders1 {
+					t.Errorf("first packWrite: %d headers, want %d", h.count, tc.wantHeaders1)
+				}
+				for i, p := range packedHeaders(h) {
+					got = append(got, p.data...)
+					lens = append(lens, len(p.data))
+					segs = append(segs, h.pieces[i].segs)
+					if _, _, _, ok := segmentSize(p.oob); ok != tc.wantUDPSeg {
+						t.Fatalf("header %d: UDP_SEGMENT present %v, want %v", i, ok, tc.wantUDPSeg)
+					}
+					if !tc.wantUDPSeg && !bytes.Equal(p.oob, tosOnly) {
+						t.Fatalf("header %d: control data %x, want the message's other one %x", i, p.oob, tosOnly)
+					}
+				}
+				if round > 1 {
+					t.Fatal("more than two rounds")
+				}
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatalf("the datagrams carry %d bytes, not the %d of the message in order", len(got), len(payload))
+			}
+			if tc.wantLens != nil && (!equalInts(lens, tc.wantLens) || !equalInt32s(segs, tc.wantSegs)) {
+				t.Errorf("datagrams %v with segments %v; want %v, %v", lens, segs, tc.wantLens, tc.wantSegs)
+			}
+			if tc.wantLens == nil && len(lens) != tc.n {
+				t.Errorf("%d datagrams, want %d", len(lens), tc.n)
+			}
+		})
+	}
+}
+
+// TestPackWriteGrows: packing into fresh (small) arrays that grow while
+// packing keeps every header pointing at what it was given.
+func TestPackWriteGrows(t *testing.T) {
+	var ms []Message
+	var want [][]byte
+	for i := range 300 {
+		p := []byte{byte(i), byte(i >> 8)}
+		m := Message{Buffers: [][]byte{p[:1], p[1:]}, Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i%3)}), 9)}
+		if i%7 == 0 {
+			m.OOB = AppendIPv4TOS(nil, byte(i))
+		}
+		ms = append(ms, m)
+		want = append(want, p)
+	}
+	h := new(headers) // nothing allocated yet
+	var cur cursor
+	if err := h.packWrite(ms, &cur, familyIPv4, packMode{offload: true, maxSegs: 128, splitMsg: -1}); err != nil || cap(h.hdrs) < len(ms) {
+		t.Fatalf("packWrite = %v, %d headers of room", err, cap(h.hdrs))
+	}
+	for i, p := range packedHeaders(h) {
+		if !bytes.Equal(p.data, want[i]) || p.dst != ms[i].Addr || !bytes.Equal(p.oob, ms[i].OOB) {
+			t.Fatalf("header %d: %x to %v oob %x; want %x to %v oob %x", i, p.data, p.dst, p.oob, want[i], ms[i].Addr, ms[i].OOB)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalInt32s(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
