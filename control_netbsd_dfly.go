@@ -1,14 +1,16 @@
+//go:build netbsd || dragonfly
+
 package mmsg
 
 import "golang.org/x/sys/unix"
 
-// NetBSD control messages [sys/netinet/ip_input.c ip_savecontrol]:
-// IP_RECVDSTADDR (struct in_addr) and IP_RECVIF (struct sockaddr_dl) for
-// IPv4, no IP_RECVTOS; the RFC 3542 IPv6 messages; SO_TIMESTAMP gives
-// SCM_TIMESTAMP, a struct timeval. No IPv4 per-datagram source or TOS is
-// built here (x/sys has neither IP_PKTINFO nor IP_SENDSRCADDR for NetBSD).
+// NetBSD and DragonFly control messages, the same on both
+// [sys/netinet/ip_input.c ip_savecontrol]: IP_RECVDSTADDR (struct in_addr)
+// and IP_RECVIF (struct sockaddr_dl) for IPv4, no IP_RECVTOS; the RFC 3542
+// IPv6 messages; SO_TIMESTAMP gives SCM_TIMESTAMP, a struct timeval. No
+// IPv4 per-datagram source or TOS is built (DragonFly's udp_output takes
+// neither; x/sys has neither IP_PKTINFO nor IP_SENDSRCADDR for NetBSD).
 // There is no UDP GRO or GSO and no drop counter.
-
 var cmsgTypes = [...]cmsgType{
 	{unix.IPPROTO_IP, unix.IP_RECVDSTADDR, kindDstAddr4, 4},
 	{unix.IPPROTO_IP, unix.IP_RECVIF, kindSockaddrDL, sdlMinSize},
