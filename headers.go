@@ -354,6 +354,9 @@ func (h *headers) packPlain(ms []Message, cur *cursor, kp *int, family int, peer
 			err = perr
 			break
 		}
+		// setIovecs(k, m.Buffers, 0, all), inlined: through the call,
+		// packing 256 plain messages took 17-21 ns a message instead of
+		// 15-18 (alternated runs).
 		iovs := h.iovs[k:]
 		niov := 0
 		for _, b := range m.Buffers {
