@@ -10,7 +10,7 @@ import (
 )
 
 // This file is the Conn of the systems without batch calls in mmsg (see
-// portable.go): one datagram per system call through the methods of
+// recvmmsg_other.go): one datagram per system call through the methods of
 // *net.UDPConn. It builds everywhere, so that the Linux tests run it too.
 
 // msgUDPConn is the part of *net.UDPConn the portable Conn needs.

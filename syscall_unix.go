@@ -13,8 +13,8 @@ type Msghdr = unix.Msghdr
 // unix.Timespec itself, so &unix.Timespec{...} can be passed as it is.
 type Timespec = unix.Timespec
 
-// sizeofMsghdr is the size of Msghdr, for SizeofMmsghdr in portable.go
+// sizeofMsghdr is the size of Msghdr, for SizeofMmsghdr in recvmmsg_other.go
 // (Linux and FreeBSD have generated layouts instead).
 //
-//lint:ignore U1000 used where portable.go is built
+//lint:ignore U1000 used where recvmmsg_other.go is built
 const sizeofMsghdr = unix.SizeofMsghdr
