@@ -23,7 +23,7 @@
 // # The contract
 //
 // The kernels and libcs disagree on nearly every edge (the README has the
-// whole table, with sources). mmsg gives them one meaning:
+// whole table, docs/contract.md its sources). mmsg gives them one meaning:
 //
 //   - n is never negative; when n > 0 the n messages are valid even if err
 //     is not nil, as with io.Reader. An empty batch is (0, nil) without a
