@@ -97,8 +97,8 @@ var probeGSO = func(fd int) error {
 // call is what every RawConn callback of a Conn shares with the code that
 // runs it (rawRead, rawWrite).
 type call struct {
-	flags    int   // the caller's MSG_* flags
-	blocking bool  // the descriptor is blocking and the poller cannot wait on it
+	flags    int    // the caller's MSG_* flags
+	blocking bool   // the descriptor is blocking and the poller cannot wait on it
 	full     bool   // write: the queue was full (ENOBUFS): back off, then call again
 	err      error  // the system call's error
 	name     string // the system call that failed with err
