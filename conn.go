@@ -175,7 +175,10 @@ func NewConn(c syscall.Conn) (*Conn, error) {
 // was cut: a message without OOB on a Conn with an option on gets
 // MSG_CTRUNC on Linux, as net's ReadMsgUDP without OOB does (FreeBSD drops
 // control data that has no buffer silently, on every path). The two paths
-// report a datagram the same way.
+// report a datagram the same way. The Conn knows only its own options: one
+// turned on with setsockopt outside it is not seen, and such a read then
+// drops its control data unreported, as ReadFromUDPAddrPort does; read
+// with an OOB buffer there.
 func (c *Conn) ReadBatch(ms []Message, flags int) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
