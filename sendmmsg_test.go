@@ -168,7 +168,7 @@ func TestSendBatchFullBuffer(t *testing.T) {
 
 func TestFullError(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EAGAIN, unix.ENOBUFS} {
-		err := wrapErr("sendmmsg", asFull(errno))
+		err := wrapErr(sendCall(), asFull(errno))
 		checkSyscallError(t, err, sendCall(), unix.EAGAIN)
 		checkSyscallError(t, err, sendCall(), unix.ENOBUFS)
 		if !errors.Is(err, unix.EWOULDBLOCK) {
