@@ -102,6 +102,18 @@ const (
 // The Conn does not own the connection: closing the connection ends every
 // call in progress and every later one with an error matching
 // net.ErrClosed. Set deadlines on the connection too.
+//
+// Errors are what net.UDPConn returns for the same failure: a *net.OpError
+// ("read" or "write") wrapping net.ErrClosed, os.ErrDeadlineExceeded or
+// the *os.SyscallError of the system call that failed, named as net names
+// it. On Linux and FreeBSD a one-message call that net's
+// ReadFromUDPAddrPort or WriteToUDPAddrPort could make takes the same
+// system call and name, "recvfrom" or "sendto" (see ReadBatch and
+// WriteBatch), and a batch is "recvmmsg" or "sendmmsg" on Linux ("recvmsg"
+// or "sendmsg" where seccomp or a sandbox answers ENOSYS to those), and
+// "recvmsg" or "sendmsg" on FreeBSD. Elsewhere the errors are those of
+// net's ReadMsgUDPAddrPort and WriteMsgUDPAddrPort, as they are. Match the
+// errno with errors.Is: the name depends on the path a call took.
 type Conn struct {
 	rc     syscall.RawConn
 	family int           // familyIPv4, familyIPv6 or familyOther
@@ -152,8 +164,21 @@ func NewConn(c syscall.Conn) (*Conn, error) {
 // queued, in one system call (at most 1024 per call). It sets N, NN, Flags
 // and Addr of ms[:n] and leaves ms[n:] alone; flags are MSG_* flags, 0
 // usually. When n > 0 the n messages are valid even if err is not nil.
-// Errors are *net.OpError values (see the package documentation); the
-// read deadline gives os.ErrDeadlineExceeded, Close net.ErrClosed.
+// Errors are *net.OpError values (see Conn); the read deadline gives
+// os.ErrDeadlineExceeded, Close net.ErrClosed.
+//
+// On Linux and FreeBSD, a read of one message into one buffer, without
+// OOB or flags, on a UDP socket with none of the Conn's receive options
+// on, is one recvfrom(2), as net's ReadFromUDPAddrPort makes, and its
+// errors say "recvfrom". Any other read is a batch ("recvmmsg" on Linux,
+// "recvmsg" on FreeBSD), because recvfrom cannot report that control data
+// was cut: a message without OOB on a Conn with an option on gets
+// MSG_CTRUNC on Linux, as net's ReadMsgUDP without OOB does (FreeBSD drops
+// control data that has no buffer silently, on every path). The two paths
+// report a datagram the same way. The Conn knows only its own options: one
+// turned on with setsockopt outside it is not seen, and such a read then
+// drops its control data unreported, as ReadFromUDPAddrPort does; read
+// with an OOB buffer there.
 func (c *Conn) ReadBatch(ms []Message, flags int) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
@@ -166,8 +191,13 @@ func (c *Conn) ReadBatch(ms []Message, flags int) (int, error) {
 // messages of one sendmmsg and across a full socket buffer, so n < len(ms)
 // comes only with the error for ms[n]. N is set for every message sent. A
 // message with a UDP_SEGMENT control message (AppendSegmentSize) is sent
-// as datagrams of that size (see GSO). Errors are *net.OpError values; the
-// write deadline gives os.ErrDeadlineExceeded, Close net.ErrClosed.
+// as datagrams of that size (see GSO). Errors are *net.OpError values (see
+// Conn); the write deadline gives os.ErrDeadlineExceeded, Close
+// net.ErrClosed. On Linux and FreeBSD, a write of one message with at
+// most one buffer, without OOB or flags, is one sendto(2), as net's
+// WriteToUDPAddrPort makes, and its errors say "sendto"; any other is a
+// batch ("sendmmsg" on Linux, "sendmsg" on FreeBSD). A GSO message has
+// OOB: always a batch.
 func (c *Conn) WriteBatch(ms []Message, flags int) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil

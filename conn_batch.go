@@ -24,6 +24,10 @@ type connSys struct {
 	blocking atomic.Bool
 
 	one atomic.Pointer[one] // the Conn's own one-datagram call state (conn_one.go)
+
+	// oneRead is set for a UDP socket, where recvfrom(2) reports a
+	// one-message read as the batch's receive would (see readOne).
+	oneRead bool
 }
 
 // init learns the socket's type and address family once, with
@@ -40,10 +44,13 @@ func (s *connSys) init(c *Conn, _ syscall.Conn) error {
 		}
 		sa, err := unix.Getsockname(int(fd))
 		switch sa.(type) {
-		case *unix.SockaddrInet4:
+		case *unix.SockaddrInet4, *unix.SockaddrInet6:
 			c.family, c.network = familyIPv4, "udp"
-		case *unix.SockaddrInet6:
-			c.family, c.network = familyIPv6, "udp"
+			if _, ok := sa.(*unix.SockaddrInet6); ok {
+				c.family = familyIPv6
+			}
+			proto, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+			s.oneRead = err == nil && (proto == unix.IPPROTO_UDP || proto == unix.IPPROTO_UDPLITE)
 		default:
 			// Another family (AF_UNIX, ...), or one x/sys cannot
 			// decode (EAFNOSUPPORT): messages carry no address.
@@ -90,10 +97,11 @@ var probeGSO = func(fd int) error {
 // call is what every RawConn callback of a Conn shares with the code that
 // runs it (rawRead, rawWrite).
 type call struct {
-	flags    int   // the caller's MSG_* flags
-	blocking bool  // the descriptor is blocking and the poller cannot wait on it
-	full     bool  // write: the queue was full (ENOBUFS): back off, then call again
-	err      error // the system call's error
+	flags    int    // the caller's MSG_* flags
+	blocking bool   // the descriptor is blocking and the poller cannot wait on it
+	full     bool   // write: the queue was full (ENOBUFS): back off, then call again
+	err      error  // the system call's error
+	name     string // the system call that failed with err
 }
 
 // callFlags are the flags of a system call for the caller's flags: with
@@ -120,11 +128,11 @@ func (st *call) callFlags(read bool) int {
 // maxReadBatch messages, at most maxIovecs iovecs each and a pointer
 // behind every non-zero length, so checkMsgs would only repeat it.
 func (h *headers) read(fd uintptr) bool {
-	n, err := recvBatch(int(fd), h.hdrs[:h.count], h.callFlags(true))
+	n, name, err := recvBatch(int(fd), h.hdrs[:h.count], h.callFlags(true))
 	if err == unix.EAGAIN && !h.blocking {
 		return false
 	}
-	h.done, h.err = n, err
+	h.done, h.err, h.name = n, err, name
 	return true
 }
 
@@ -135,8 +143,9 @@ func (h *headers) read(fd uintptr) bool {
 // no poller event follows on FreeBSD.
 func (h *headers) write(fd uintptr) bool {
 	for h.done < h.count {
-		n, err := sendBatch(int(fd), h.hdrs[h.done:h.count], h.callFlags(false))
+		n, name, err := sendBatch(int(fd), h.hdrs[h.done:h.count], h.callFlags(false))
 		h.done += n
+		h.name = name
 		switch {
 		case err == unix.EAGAIN && !h.blocking:
 			return false
@@ -223,20 +232,20 @@ func (c *Conn) notPollable(err error) bool {
 
 // readBatch is ReadBatch on Linux and FreeBSD: pack, one receive, unpack.
 func (c *Conn) readBatch(ms []Message, flags int) (int, error) {
-	if isOne(ms, flags, false) {
+	if isOne(ms, flags, false) && c.sys.oneRead && c.opts.Load() == 0 {
 		return c.readOne(&ms[0])
 	}
 	ms = ms[:min(len(ms), maxReadBatch)]
 	h := getHeaders(flags)
 	defer h.put()
 	if h.packRead(ms, c.family) == 0 {
-		return 0, c.opError("read", nil, os.NewSyscallError("recvmmsg", unix.EMSGSIZE))
+		return 0, c.opError("read", nil, os.NewSyscallError(recvCall(), unix.EMSGSIZE))
 	}
 	if err := c.rawRead(h.readFn, &h.call); err != nil {
 		return 0, c.opError("read", nil, err) // deadline or closed: nothing was received
 	}
 	h.unpackRead(ms[:h.done])
-	return h.done, c.opError("read", nil, wrapErr("recvmmsg", h.err))
+	return h.done, c.opError("read", nil, wrapErr(h.name, h.err))
 }
 
 // writeBatch is WriteBatch on Linux and FreeBSD: it packs the messages
@@ -265,11 +274,11 @@ func (c *Conn) writeBatch(ms []Message, flags int) (int, error) {
 					cur = seek(ms, p.msg, p.off) // send the rest of that message again, cut differently
 					continue
 				}
-				return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr("sendmmsg", h.err))
+				return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr(h.name, h.err))
 			}
 		}
 		if stop != nil {
-			return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr("sendmmsg", stop))
+			return sent, c.opError("write", dstAddr(addrAt(ms, sent)), wrapErr(sendCall(), stop))
 		}
 	}
 	return sent, nil
@@ -298,7 +307,7 @@ func (c *Conn) account(h *headers, ms []Message, sent int, mode *packMode) int {
 		}
 		if p.msg == mode.splitMsg && p.segs == 0 {
 			c.gso.update(func(info *GSOInfo) {
-				info.Offload, info.Reason = false, wrapErr("sendmmsg", unix.EIO)
+				info.Offload, info.Reason = false, wrapErr(sendCall(), unix.EIO)
 			})
 			mode.offload, mode.splitMsg = false, -1
 		}

@@ -16,7 +16,22 @@ import (
 // uses recvfrom(2) and sendto(2), as those do: for one datagram the kernel
 // then has no msghdr or iovec to copy in and no msg_len to copy out
 // (recvmmsg of one message costs about 20% more, sendmmsg about 5%), and
-// it needs none of the batch machinery (headers).
+// it needs none of the batch machinery (headers). Errors name those calls,
+// as net's do.
+//
+// A read takes it only where recvfrom reports what the batch's receive
+// (recvmmsg, or recvmsg) reports for the same message: on a UDP socket
+// (connSys.oneRead) with no receive option of the Conn on. recvfrom has
+// no msg_flags, so control data the kernel has for the datagram is dropped
+// without a word, where a Linux recvmsg without a control buffer sets
+// MSG_CTRUNC (net/core/scm.c, put_cmsg): every receive option makes
+// control data, and so does a peer's SCM_RIGHTS on an AF_UNIX socket. And
+// the MSG_TRUNC that makes recvfrom return a cut datagram's length (so
+// that the cut shows) is honoured on input by UDP (Linux udp_recvmsg,
+// FreeBSD soreceive_generic), not by every protocol a Conn can wrap:
+// Linux's ICMP ping sockets return the bytes copied (ping_recvmsg).
+// FreeBSD drops the control data of a recvmsg without a control buffer
+// silently too (kern_recvit passes soreceive no control pointer).
 
 // one is the state of a one-datagram call. A Conn keeps one for itself
 // (the common case is one reader and one writer), other calls take theirs
@@ -72,7 +87,7 @@ func (c *Conn) readOne(m *Message) (int, error) {
 		return 0, c.opError("read", nil, err)
 	}
 	if o.err != nil {
-		return 0, c.opError("read", nil, wrapErr("recvmmsg", o.err))
+		return 0, c.opError("read", nil, wrapErr("recvfrom", o.err))
 	}
 	m.N, m.NN, m.Flags = min(o.n, len(o.buf)), 0, 0
 	if o.n > len(o.buf) {
@@ -96,12 +111,12 @@ func (c *Conn) writeOne(m *Message) (int, error) {
 	if m.Addr.IsValid() {
 		var err error
 		if o.nameLen, err = putSockaddr(&o.name, c.family, m.Addr); err != nil {
-			return 0, c.opError("write", dstAddr(m.Addr), wrapErr("sendmmsg", err))
+			return 0, c.opError("write", dstAddr(m.Addr), wrapErr("sendto", err))
 		}
 	}
 	err := c.rawWrite(o.writeFn, &o.call)
 	if err == nil && o.err != nil {
-		err = wrapErr("sendmmsg", o.err)
+		err = wrapErr("sendto", o.err)
 	}
 	if err != nil {
 		return 0, c.opError("write", dstAddr(m.Addr), err)

@@ -41,9 +41,12 @@
 //     entry) is waited on, not spun on.
 //   - Hdr.Flags and Message.Flags say what happened to the message, never
 //     the flags the call was given (FreeBSD echoes them).
-//   - Recvmmsg and Sendmmsg return *os.SyscallError values named "recvmmsg"
-//     and "sendmmsg"; Conn returns what net.UDPConn returns for the same
-//     failure: a *net.OpError wrapping that *os.SyscallError, or
+//   - Recvmmsg and Sendmmsg return *os.SyscallError values named after the
+//     system call that failed, as package net names them: "recvmmsg" and
+//     "sendmmsg" on Linux, "recvmsg" and "sendmsg" on FreeBSD and where
+//     Linux answers ENOSYS; Conn returns what net.UDPConn returns for the
+//     same failure: a *net.OpError wrapping the *os.SyscallError of its
+//     call ("recvfrom" and "sendto" for one message, see Conn), or
 //     net.ErrClosed, or os.ErrDeadlineExceeded.
 //
 // # Conn and the descriptor

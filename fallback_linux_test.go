@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -193,6 +194,27 @@ func enosysChild(t *testing.T) {
 		signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
 			return Recvmmsg(fd, msgs, flags, nil)
 		})
+	})
+
+	// Errors name the calls the loop makes: recvmsg and sendmsg.
+	t.Run("ErrorNames", func(t *testing.T) {
+		fd, addr := udpSocket(t, unix.AF_INET, netip.MustParseAddr("127.0.0.1"), true)
+		_, err := Recvmmsg(fd, newBatch(2, 16).msgs, 0, nil)
+		checkCall(t, "Recvmmsg on an empty socket", err, "recvmsg", unix.EAGAIN)
+		_, err = Sendmmsg(fd, sendHeaders([][]byte{make([]byte, 70000)}, addr), 0)
+		checkCall(t, "Sendmmsg of an oversized datagram", err, "sendmsg", unix.EMSGSIZE)
+
+		uc := connListen(t, "udp4", netip.MustParseAddr("127.0.0.1"))
+		uc.SetDeadline(time.Now().Add(30 * time.Second))
+		c := connNew(t, uc)
+		dst := connAddr(uc)
+		_, err = c.WriteBatch([]Message{{Buffers: [][]byte{[]byte("x")}, Addr: dst}, {Buffers: [][]byte{make([]byte, 70000)}, Addr: dst}}, 0)
+		checkCall(t, "WriteBatch of a batch", err, "sendmsg", unix.EMSGSIZE)
+		_, err = c.WriteBatch([]Message{{Buffers: [][]byte{make([]byte, 70000)}, Addr: dst}}, 0)
+		checkCall(t, "WriteBatch of one message", err, "sendto", unix.EMSGSIZE)
+		big := Message{Buffers: make([][]byte, maxIovecs+1)}
+		_, err = c.ReadBatch([]Message{big}, 0)
+		checkCall(t, "ReadBatch of too many buffers", err, "recvmsg", unix.EMSGSIZE)
 	})
 
 	if !noSendmmsg.Load() || !noRecvmmsg.Load() {

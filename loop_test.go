@@ -117,7 +117,7 @@ func TestRecvmmsgKeepsErrorAfterFirst(t *testing.T) {
 	if err == nil {
 		_, err = Recvmmsg(fd, newBatch(2, 16).msgs, 0, nil)
 	}
-	checkSyscallError(t, err, "recvmmsg", unix.EFAULT)
+	checkSyscallError(t, err, recvCall(), unix.EFAULT)
 }
 
 func TestSendKeepsErrorAfterFirst(t *testing.T) {
@@ -149,7 +149,7 @@ func TestSendKeepsErrorAfterFirst(t *testing.T) {
 			t.Fatalf("Sendmmsg(rest) = %d, want 0", n)
 		}
 	}
-	checkSyscallError(t, err, "sendmmsg", unix.EFAULT)
+	checkSyscallError(t, err, sendCall(), unix.EFAULT)
 }
 
 // rawRecvs are the two ways into a receive without a time-out: the

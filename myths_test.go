@@ -73,5 +73,5 @@ func TestMythNonBlockingNeedsFullBatch(t *testing.T) {
 		t.Fatalf("Recvmmsg with 3 of 64 queued = %d, %v; want 3, nil", n, err)
 	}
 	_, err = Recvmmsg(fd, newBatch(64, 16).msgs, 0, nil)
-	checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+	checkSyscallError(t, err, recvCall(), unix.EAGAIN)
 }

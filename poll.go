@@ -62,8 +62,9 @@ func deadlineOf(ts *Timespec) (time.Time, error) {
 // blocking receive returns then (0 bytes, at once), as the kernel does.
 type waiter struct {
 	fd   int
-	woke bool // the last wait ended with the socket reported ready
-	hup  bool // the last wake reported POLLRDHUP or POLLHUP
+	woke bool   // the last wait ended with the socket reported ready
+	hup  bool   // the last wake reported POLLRDHUP or POLLHUP
+	call string // the system call of the last wait, for its error
 	edge edgeWaiter
 }
 
@@ -75,13 +76,15 @@ func (w *waiter) ready() { w.woke = false }
 // (errTimeout; a zero deadline never passes) or a signal arrives (EINTR,
 // never restarted: the caller decides whether to wait again).
 func (w *waiter) wait(deadline time.Time) error {
+	w.call = "ppoll"
 	if w.fd < 0 || w.fd > math.MaxInt32 {
 		// poll(2) silently skips negative descriptors and would
 		// report a time-out instead of the caller's mistake.
 		return unix.EBADF
 	}
 	if w.woke && !w.edge.on {
-		if err := w.edge.open(w.fd); err != nil {
+		if call, err := w.edge.open(w.fd); err != nil {
+			w.call = call
 			return err
 		}
 	}
@@ -93,6 +96,7 @@ func (w *waiter) wait(deadline time.Time) error {
 		var ready, hup bool
 		var err error
 		if w.edge.on {
+			w.call = edgeWaitCall
 			ready, hup, err = w.edge.wait(d)
 		} else {
 			ready, hup, err = pollOnce(w.fd, d)

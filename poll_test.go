@@ -65,7 +65,7 @@ func checkTimedWaitSleeps(t *testing.T, fd, flags int) {
 	if r.n != 0 {
 		t.Fatalf("Recvmmsg = %d, %v; want 0 and a time-out", r.n, r.err)
 	}
-	checkSyscallError(t, r.err, "recvmmsg", os.ErrDeadlineExceeded)
+	checkSyscallError(t, r.err, recvCall(), os.ErrDeadlineExceeded)
 	if r.wall < d || r.wall > 10*time.Second {
 		t.Errorf("a %v time-out ended after %v", d, r.wall)
 	}

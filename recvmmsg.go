@@ -39,25 +39,34 @@ import "golang.org/x/sys/unix"
 //   - A header with a nil pointer but a non-zero length gives EFAULT before
 //     any datagram is touched.
 //
-// Errors are *os.SyscallError values named "recvmmsg" wrapping the errno.
+// Errors are *os.SyscallError values wrapping the errno, named after the
+// system call that failed, as package net names them: "recvmmsg" on Linux
+// ("recvmsg" where the kernel lacks recvmmsg(2) and the loop takes over),
+// "recvmsg" on FreeBSD. A header the kernel would refuse is refused with
+// that name before the call, and so are an invalid timeout and the
+// time-out itself. A wait for the time-out that fails is named after its
+// call: "ppoll", or "epoll_wait" (Linux) and "kevent" (FreeBSD) once the
+// wait has become edge-triggered ("epoll_create1", "epoll_ctl", "kqueue"
+// if setting that up failed).
 func Recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
-	n, err := recvmmsg(fd, msgs, flags, timeout)
-	return n, wrapErr("recvmmsg", err)
+	n, call, err := recvmmsg(fd, msgs, flags, timeout)
+	return n, wrapErr(call, err)
 }
 
-// recvmmsg is Recvmmsg with bare errors, for callers inside the package
-// that handle EAGAIN themselves and must not allocate.
-func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error) {
+// recvmmsg is Recvmmsg with bare errors and the name of the system call
+// that failed, for callers inside the package that handle EAGAIN
+// themselves and must not allocate.
+func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, string, error) {
 	if len(msgs) == 0 {
 		// Linux would still consume a pending socket error and FreeBSD
 		// libc would receive a message: do neither.
-		return 0, nil
+		return 0, "", nil
 	}
 	if len(msgs) > maxRecvBatch {
 		msgs = msgs[:maxRecvBatch]
 	}
 	if err := checkMsgs(msgs); err != nil {
-		return 0, err
+		return 0, recvCall(), err
 	}
 	if timeout == nil {
 		return recvBatch(fd, msgs, flags)
@@ -71,18 +80,18 @@ func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error)
 	// ENOTSOCK instead of polling it until the time-out.
 	deadline, err := deadlineOf(timeout)
 	if err != nil {
-		return 0, err
+		return 0, recvCall(), err
 	}
 	w := waiter{fd: fd}
 	defer w.close()
 	for {
-		n, err := recvBatch(fd, msgs, flags|unix.MSG_DONTWAIT)
+		n, call, err := recvBatch(fd, msgs, flags|unix.MSG_DONTWAIT)
 		if err != unix.EAGAIN || w.hup {
 			// After shutdown(SHUT_RD) Linux reports the socket
 			// readable for good while a receive finds nothing: the
 			// EAGAIN is returned, as FreeBSD libc would, rather than
 			// waiting until the deadline for nothing.
-			return n, err
+			return n, call, err
 		}
 		// Nothing queued, or the wake was not for this receive (a lost
 		// race, a level that stays set): wait for what is left of the
@@ -93,8 +102,11 @@ func recvmmsg(fd int, msgs []Mmsghdr, flags int, timeout *Timespec) (int, error)
 				break
 			}
 		}
-		if err != nil {
-			return 0, err
+		switch {
+		case err == errTimeout:
+			return 0, call, err // the receive timed out
+		case err != nil:
+			return 0, w.call, err
 		}
 	}
 }

@@ -9,11 +9,23 @@ import (
 // FreeBSD has neither system call: its libc's recvmmsg and sendmmsg loop
 // over recvmsg(2) and sendmsg(2), and so does mmsg (loop.go).
 
-// recvBatch receives with recvLoop, one recvmsg(2) per message.
-func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) { return recvLoop(fd, msgs, flags) }
+// recvBatch receives with recvLoop, one recvmsg(2) per message; the name
+// it returns is that of the system call, for the error.
+func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, string, error) {
+	n, err := recvLoop(fd, msgs, flags)
+	return n, "recvmsg", err
+}
 
 // sendBatch sends with sendLoop, one sendmsg(2) per message.
-func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) { return sendLoop(fd, msgs, flags) }
+func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, string, error) {
+	n, err := sendLoop(fd, msgs, flags)
+	return n, "sendmsg", err
+}
+
+// recvCall and sendCall name the system call a batch makes, for an error
+// found before it is made (a message the kernel would refuse).
+func recvCall() string { return "recvmsg" }
+func sendCall() string { return "sendmsg" }
 
 // echoedFlags are the input flags FreeBSD copies into msg_flags: all of
 // them. sys_recvmsg presets msg_flags to the call's flags, kern_recvit
@@ -44,10 +56,15 @@ type edgeWaiter struct {
 	on bool
 }
 
-func (e *edgeWaiter) open(fd int) error {
+// edgeWaitCall is the system call of edgeWaiter.wait, for its errors.
+const edgeWaitCall = "kevent"
+
+// open sets the kqueue up; on failure it returns the name of the system
+// call that failed with the error.
+func (e *edgeWaiter) open(fd int) (string, error) {
 	kq, err := unix.Kqueue()
 	if err != nil {
-		return err
+		return "kqueue", err
 	}
 	// Registering evaluates the filter: the first wait returns at once if
 	// the socket is ready, so nothing that came in between is missed.
@@ -55,10 +72,10 @@ func (e *edgeWaiter) open(fd int) error {
 	unix.SetKevent(&ch[0], fd, unix.EVFILT_READ, unix.EV_ADD|unix.EV_CLEAR)
 	if _, err := unix.Kevent(kq, ch[:], nil, nil); err != nil {
 		unix.Close(kq)
-		return err
+		return "kevent", err
 	}
 	e.kq, e.on = kq, true
-	return nil
+	return "", nil
 }
 
 // wait waits for the next event for at most d (forever if d < 0), and

@@ -19,23 +19,49 @@ var noRecvmmsg, noSendmmsg atomic.Bool
 
 // recvBatch receives with the recvmmsg(2) system call. Its timeout
 // argument is never passed: it is checked only after a datagram arrives,
-// so mmsg waits in ppoll instead (see recvmmsg).
-func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
-	n, err := mmsgCall(unix.SYS_RECVMMSG, &noRecvmmsg, recvLoop, fd, msgs, flags)
+// so mmsg waits in ppoll instead (see recvmmsg). It returns the name of the
+// system call it made, for the error: "recvmmsg", or "recvmsg" once the
+// loop has taken over.
+func recvBatch(fd int, msgs []Mmsghdr, flags int) (int, string, error) {
+	n, looped, err := mmsgCall(unix.SYS_RECVMMSG, &noRecvmmsg, recvLoop, fd, msgs, flags)
 	if echo := flags & echoedFlags; echo != 0 {
 		for i := range n {
 			stripEcho(&msgs[i].Hdr, echo, int(msgs[i].Len))
 		}
 	}
-	return n, err
+	if looped {
+		return n, "recvmsg", err
+	}
+	return n, "recvmmsg", err
 }
 
 // sendBatch sends with the sendmmsg(2) system call. After a message or
 // more, the kernel returns the count and drops whatever error stopped the
 // batch (a full queue included), so only an error with nothing sent
-// reaches the caller.
-func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
-	return mmsgCall(unix.SYS_SENDMMSG, &noSendmmsg, sendLoop, fd, msgs, flags)
+// reaches the caller. It returns the name of the system call it made:
+// "sendmmsg", or "sendmsg" once the loop has taken over.
+func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, string, error) {
+	n, looped, err := mmsgCall(unix.SYS_SENDMMSG, &noSendmmsg, sendLoop, fd, msgs, flags)
+	if looped {
+		return n, "sendmsg", err
+	}
+	return n, "sendmmsg", err
+}
+
+// recvCall and sendCall name the system call the next batch makes, for
+// an error found before it is made (a message the kernel would refuse).
+func recvCall() string {
+	if noRecvmmsg.Load() {
+		return "recvmsg"
+	}
+	return "recvmmsg"
+}
+
+func sendCall() string {
+	if noSendmmsg.Load() {
+		return "sendmsg"
+	}
+	return "sendmmsg"
 }
 
 // mmsgCall makes the recvmmsg(2) or sendmmsg(2) system call trap for a
@@ -46,9 +72,9 @@ func sendBatch(fd int, msgs []Mmsghdr, flags int) (int, error) {
 //
 // Once the kernel answers ENOSYS (seccomp sandboxes, gVisor-style
 // profiles), *missing is set and every later batch goes through loop, the
-// recvmsg/sendmsg loop FreeBSD uses.
+// recvmsg/sendmsg loop FreeBSD uses; looped reports that this one did.
 func mmsgCall(trap uintptr, missing *atomic.Bool, loop func(int, []Mmsghdr, int) (int, error),
-	fd int, msgs []Mmsghdr, flags int) (int, error) {
+	fd int, msgs []Mmsghdr, flags int) (n int, looped bool, err error) {
 	if !missing.Load() {
 		n, err := ignoringEINTR(func() (int, error) {
 			n, _, e := unix.Syscall6(trap, uintptr(fd),
@@ -59,11 +85,12 @@ func mmsgCall(trap uintptr, missing *atomic.Bool, loop func(int, []Mmsghdr, int)
 			return int(n), nil
 		})
 		if err != unix.ENOSYS {
-			return n, err
+			return n, false, err
 		}
 		missing.Store(true)
 	}
-	return loop(fd, msgs, flags)
+	n, err = loop(fd, msgs, flags)
+	return n, true, err
 }
 
 // echoedFlags are the input flags Linux copies into msg_flags: only
@@ -88,10 +115,15 @@ type edgeWaiter struct {
 	on   bool
 }
 
-func (e *edgeWaiter) open(fd int) error {
+// edgeWaitCall is the system call of edgeWaiter.wait, for its errors.
+const edgeWaitCall = "epoll_wait"
+
+// open sets the instance up; on failure it returns the name of the system
+// call that failed with the error.
+func (e *edgeWaiter) open(fd int) (string, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return err
+		return "epoll_create1", err
 	}
 	// Registering reports the present state once: the first wait returns
 	// at once if the socket is ready, so nothing that came in between is
@@ -99,10 +131,10 @@ func (e *edgeWaiter) open(fd int) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLPRI | unix.EPOLLRDHUP | unix.EPOLLET}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		unix.Close(epfd)
-		return err
+		return "epoll_ctl", err
 	}
 	e.epfd, e.on = epfd, true
-	return nil
+	return "", nil
 }
 
 // wait waits for the next event for at most d (forever if d < 0), and

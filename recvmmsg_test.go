@@ -95,7 +95,7 @@ func TestRecvmmsgEmptyBatchMakesNoSystemCall(t *testing.T) {
 			if n != 0 {
 				t.Fatalf("n = %d, want 0", n)
 			}
-			checkSyscallError(t, err, "recvmmsg", unix.ECONNREFUSED)
+			checkSyscallError(t, err, recvCall(), unix.ECONNREFUSED)
 		})
 	}
 }
@@ -106,7 +106,7 @@ func TestRecvmmsgEAGAIN(t *testing.T) {
 	if n != 0 {
 		t.Errorf("n = %d, want 0", n)
 	}
-	checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+	checkSyscallError(t, err, recvCall(), unix.EAGAIN)
 	if !errors.Is(err, unix.EWOULDBLOCK) {
 		t.Errorf("%v does not match EWOULDBLOCK", err)
 	}
@@ -116,7 +116,7 @@ func TestRecvmmsgEAGAIN(t *testing.T) {
 	// MSG_DONTWAIT on a blocking socket is the same.
 	bfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	_, err = Recvmmsg(bfd, newBatch(4, 16).msgs, unix.MSG_DONTWAIT, nil)
-	checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+	checkSyscallError(t, err, recvCall(), unix.EAGAIN)
 }
 
 func TestRecvmmsgTimeout(t *testing.T) {
@@ -131,7 +131,7 @@ func TestRecvmmsgTimeout(t *testing.T) {
 			if n != 0 {
 				t.Errorf("n = %d, want 0", n)
 			}
-			checkSyscallError(t, err, "recvmmsg", os.ErrDeadlineExceeded)
+			checkSyscallError(t, err, recvCall(), os.ErrDeadlineExceeded)
 			if !errors.Is(err, unix.ETIMEDOUT) {
 				t.Errorf("%v does not match ETIMEDOUT", err)
 			}
@@ -154,7 +154,7 @@ func TestRecvmmsgZeroTimeoutPolls(t *testing.T) {
 	b := newBatch(4, 64)
 	zero := &unix.Timespec{}
 	_, err := Recvmmsg(fd, b.msgs, 0, zero)
-	checkSyscallError(t, err, "recvmmsg", os.ErrDeadlineExceeded)
+	checkSyscallError(t, err, recvCall(), os.ErrDeadlineExceeded)
 
 	sfd, _ := udpSocket(t, unix.AF_INET, families[0].addr, false)
 	sendTo(t, sfd, addr, []byte("one"), []byte("two"))
@@ -205,7 +205,7 @@ func TestRecvmmsgInvalidTimeout(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%+v: n = %d", ts, n)
 		}
-		checkSyscallError(t, err, "recvmmsg", unix.EINVAL)
+		checkSyscallError(t, err, recvCall(), unix.EINVAL)
 	}
 	// The largest valid time-out is "forever", not an overflow into the
 	// past: with a datagram queued the call returns it.
@@ -302,7 +302,7 @@ func TestBadDescriptors(t *testing.T) {
 			if n != 0 {
 				t.Errorf("%s: n = %d", c.name, n)
 			}
-			checkSyscallError(t, err, "recvmmsg", c.want)
+			checkSyscallError(t, err, recvCall(), c.want)
 			if e := time.Since(start); e > 10*time.Second {
 				t.Errorf("%s: took %v: a bad descriptor must fail at once", c.name, e)
 			}
@@ -311,7 +311,7 @@ func TestBadDescriptors(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s: Sendmmsg n = %d", c.name, n)
 		}
-		checkSyscallError(t, err, "sendmmsg", c.want)
+		checkSyscallError(t, err, sendCall(), c.want)
 	}
 }
 
@@ -343,7 +343,7 @@ func TestBadHeadersFaultBeforeData(t *testing.T) {
 			if n != 0 {
 				t.Fatalf("n = %d, want 0", n)
 			}
-			checkSyscallError(t, err, "recvmmsg", c.want)
+			checkSyscallError(t, err, recvCall(), c.want)
 
 			sb := sendHeaders([][]byte{buf[:], buf[:], buf[:]}, addr)
 			var iov unix.Iovec
@@ -354,7 +354,7 @@ func TestBadHeadersFaultBeforeData(t *testing.T) {
 			if n, err := Sendmmsg(sfd, sb, 0); n != 0 {
 				t.Fatalf("Sendmmsg n = %d (%v), want 0", n, err)
 			} else {
-				checkSyscallError(t, err, "sendmmsg", c.want)
+				checkSyscallError(t, err, sendCall(), c.want)
 			}
 		})
 	}

@@ -33,22 +33,27 @@ package mmsg
 // on the socket. On FreeBSD the report arrives asynchronously, and the
 // message that meets it returns it with the count.
 //
-// Errors are *os.SyscallError values named "sendmmsg" wrapping the errno.
+// Errors are *os.SyscallError values wrapping the errno, named after the
+// system call that failed, as package net names them: "sendmmsg" on Linux
+// ("sendmsg" where the kernel lacks sendmmsg(2) and the loop takes over),
+// "sendmsg" on FreeBSD. A header the kernel would refuse is refused with
+// that name before the call.
 func Sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, error) {
-	n, err := sendmmsg(fd, msgs, flags)
-	return n, wrapErr("sendmmsg", asFull(err))
+	n, call, err := sendmmsg(fd, msgs, flags)
+	return n, wrapErr(call, asFull(err))
 }
 
-// sendmmsg is Sendmmsg with bare errors, for callers inside the package.
-func sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, error) {
+// sendmmsg is Sendmmsg with bare errors and the name of the system call
+// that failed, for callers inside the package.
+func sendmmsg(fd int, msgs []Mmsghdr, flags int) (int, string, error) {
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, "", nil
 	}
 	if len(msgs) > MaxSendBatch {
 		msgs = msgs[:MaxSendBatch]
 	}
 	if err := checkMsgs(msgs); err != nil {
-		return 0, err
+		return 0, sendCall(), err
 	}
 	return sendBatch(fd, msgs, flags)
 }

@@ -111,8 +111,8 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 	}
 	// One error for a full queue on both OSes: it matches EAGAIN and
 	// ENOBUFS, and unwraps to the errno the kernel gave.
-	checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
-	checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+	checkSyscallError(t, err, sendCall(), unix.EAGAIN)
+	checkSyscallError(t, err, sendCall(), unix.ENOBUFS)
 	var errno unix.Errno
 	if !errors.As(err, &errno) || errno != fullErrno() {
 		t.Errorf("%v unwraps to %v; want %v", err, errno, fullErrno())
@@ -125,7 +125,7 @@ func TestSendmmsgFullBuffer(t *testing.T) {
 		rb.reset()
 		k, err := Recvmmsg(b, rb.msgs, 0, nil)
 		if err != nil {
-			checkSyscallError(t, err, "recvmmsg", unix.EAGAIN)
+			checkSyscallError(t, err, recvCall(), unix.EAGAIN)
 			break
 		}
 		for i := range k {
@@ -146,8 +146,11 @@ func TestSendBatchFullBuffer(t *testing.T) {
 	// a message or more it only ends the batch: the loop and Linux's
 	// sendmmsg(2) alike.
 	for name, send := range map[string]func(int, []Mmsghdr, int) (int, error){
-		"sendBatch": sendBatch,
-		"sendLoop":  sendLoop,
+		"sendBatch": func(fd int, msgs []Mmsghdr, flags int) (int, error) {
+			n, _, err := sendBatch(fd, msgs, flags)
+			return n, err
+		},
+		"sendLoop": sendLoop,
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, _ := unixPair(t)
@@ -165,9 +168,9 @@ func TestSendBatchFullBuffer(t *testing.T) {
 
 func TestFullError(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EAGAIN, unix.ENOBUFS} {
-		err := wrapErr("sendmmsg", asFull(errno))
-		checkSyscallError(t, err, "sendmmsg", unix.EAGAIN)
-		checkSyscallError(t, err, "sendmmsg", unix.ENOBUFS)
+		err := wrapErr(sendCall(), asFull(errno))
+		checkSyscallError(t, err, sendCall(), unix.EAGAIN)
+		checkSyscallError(t, err, sendCall(), unix.ENOBUFS)
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			t.Errorf("%v does not match EWOULDBLOCK", err)
 		}
@@ -236,7 +239,7 @@ func asyncErrorLinux(t *testing.T, fd int, msgs []Mmsghdr) {
 	if n != 0 {
 		t.Fatalf("Sendmmsg after the last report = %d, %v; want 0, ECONNREFUSED", n, err)
 	}
-	checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+	checkSyscallError(t, err, sendCall(), unix.ECONNREFUSED)
 }
 
 // asyncErrorFreeBSD: the reports arrive asynchronously (netisr), and ICMP
@@ -251,7 +254,7 @@ func asyncErrorFreeBSD(t *testing.T, fd int, msgs []Mmsghdr) {
 		}
 		n, err := Sendmmsg(fd, msgs, 0)
 		if err != nil {
-			checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+			checkSyscallError(t, err, sendCall(), unix.ECONNREFUSED)
 			if n >= len(msgs) {
 				t.Fatalf("Sendmmsg = %d, %v", n, err)
 			}
@@ -267,7 +270,7 @@ func asyncErrorFreeBSD(t *testing.T, fd int, msgs []Mmsghdr) {
 			if n != 0 {
 				t.Fatalf("Sendmmsg with a report pending = %d, %v; want 0, ECONNREFUSED", n, err)
 			}
-			checkSyscallError(t, err, "sendmmsg", unix.ECONNREFUSED)
+			checkSyscallError(t, err, sendCall(), unix.ECONNREFUSED)
 			t.Logf("batch %d: the report came after it", tries)
 			return
 		}

@@ -126,7 +126,7 @@ func TestSignalEndsWaitForMoreWithoutLeakingErrno(t *testing.T) {
 func TestRecvLoopSignalEndsWaitForMore(t *testing.T) {
 	signalEndsWaitForMore(t, func(fd int, msgs []Mmsghdr, flags int) (int, error) {
 		n, err := recvLoop(fd, msgs, flags)
-		return n, wrapErr("recvmmsg", err)
+		return n, wrapErr("recvmsg", err) // the loop makes recvmsg(2)
 	})
 }
 
