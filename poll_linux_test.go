@@ -185,7 +185,10 @@ func TestRecvLoopWaitForMoreDoesNotSpin(t *testing.T) {
 		timer := time.AfterFunc(200*time.Millisecond, func() { unix.Sendto(q.sink, []byte("two"), 0, sockaddr(q.addr)) })
 		defer timer.Stop()
 		b := newBatch(2, 64)
-		r := measured(t, func() (int, error) { return recvLoop(q.fd, b.msgs, 0) })
+		r := measured(t, func() (int, error) {
+			defer quietThread(t)() // a signal would end the wait (see quietThread)
+			return recvLoop(q.fd, b.msgs, 0)
+		})
 		if r.n != 2 || r.err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
 			t.Fatalf("recvLoop = %d, %v, %q, %q; want 2, nil, \"one\", \"two\"", r.n, r.err, b.payload(0), b.payload(1))
 		}
