@@ -384,7 +384,9 @@ func TestConnWriteBatchOver1024(t *testing.T) {
 		out[i] = Message{Buffers: [][]byte{connPayload(i, size)}, Addr: connAddr(rconn), N: -1}
 	}
 	dropped := kernelDrops(t, rfd)
+	restore := sendOnOneCPU(t) // the order is checked (see sendOnOneCPU)
 	n, err := s.WriteBatch(out, 0)
+	restore()
 	if n != count || err != nil {
 		t.Fatalf("WriteBatch(%d) = %d, %v; want %d, nil", count, n, err, count)
 	}

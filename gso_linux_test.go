@@ -183,6 +183,7 @@ func TestGSOManySegments(t *testing.T) {
 	skipIfQEMUSwapsCmsg(t)
 	for _, f := range connFamilies {
 		t.Run(f.name, func(t *testing.T) {
+			defer sendOnOneCPU(t)() // the order is checked (see sendOnOneCPU)
 			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
 			if !ctlRcvbuf(t, rconn, 16<<20) {
 				t.Skip("needs a receive buffer past net.core.rmem_max (root)")

@@ -76,3 +76,7 @@ func sigsetFill(s *unix.Sigset_t) {
 
 // loopbackSegmentsUDP: FreeBSD has no UDP GSO or GRO.
 func loopbackSegmentsUDP(testing.TB) bool { return false }
+
+// sendOnOneCPU: FreeBSD's loopback hands every datagram to one netisr
+// thread (net.isr.maxthreads is 1 by default), which keeps their order.
+func sendOnOneCPU(testing.TB) (restore func()) { return func() {} }

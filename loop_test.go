@@ -233,41 +233,59 @@ func TestRecvLoopWaitForMoreEndsAtShutdown(t *testing.T) {
 	for _, during := range []bool{false, true} {
 		for _, r := range rawRecvs {
 			t.Run(fmt.Sprintf("%s/during=%v", r.name, during), func(t *testing.T) {
-				fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
-				sfd, saddr := udpSocket(t, unix.AF_INET, families[0].addr, false)
-				if err := unix.Connect(fd, sockaddr(saddr)); err != nil {
-					t.Fatal(err)
+				// The shutdown during the wait comes after each of
+				// waitLengths, and the two waits must sleep.
+				lengths := waitLengths[:]
+				if !during {
+					lengths = lengths[:1]
 				}
-				sendTo(t, sfd, addr, []byte("one"))
-				waitQueued(t, fd)
-				shut := func() { unix.Shutdown(fd, unix.SHUT_RD) }
-				if during {
-					timer := time.AfterFunc(100*time.Millisecond, shut)
-					defer timer.Stop()
-				} else {
-					shut()
-				}
-				b := newBatch(3, 16)
-				res := measured(t, func() (int, error) {
-					defer quietThread(t)() // a signal would end the wait too
-					return r.recv(fd, b.msgs, 0)
-				})
-				if res.n != 3 || res.err != nil {
-					t.Fatalf("%d, %v; want 3, nil", res.n, res.err)
-				}
-				for i := range res.n {
-					want := ""
-					if i == 0 && (during || runtime.GOOS == "linux") {
-						want = "one"
-					}
-					if string(b.payload(i)) != want {
-						t.Errorf("message %d: %q; want %q", i, b.payload(i), want)
-					}
+				var rs []callResult
+				for _, d := range lengths {
+					rs = append(rs, waitForMoreThenShutdown(t, r.recv, during, d))
 				}
 				if during {
-					checkSleeps(t, res) // it waited 100ms for the shutdown
+					checkSleeps(t, rs[0], rs[1])
 				}
 			})
 		}
 	}
+}
+
+// waitForMoreThenShutdown makes recv wait for the rest of a blocking batch
+// of 3 with one datagram in hand, shuts the socket down for reading
+// before the call or, during, d into the wait, and checks the batch.
+func waitForMoreThenShutdown(t *testing.T, recv func(int, []Mmsghdr, int) (int, error), during bool, d time.Duration) callResult {
+	t.Helper()
+	fd, addr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	sfd, saddr := udpSocket(t, unix.AF_INET, families[0].addr, false)
+	if err := unix.Connect(fd, sockaddr(saddr)); err != nil {
+		t.Fatal(err)
+	}
+	sendTo(t, sfd, addr, []byte("one"))
+	waitQueued(t, fd)
+	shut := func() { unix.Shutdown(fd, unix.SHUT_RD) }
+	if during {
+		timer := time.AfterFunc(d, shut)
+		defer timer.Stop()
+	} else {
+		shut()
+	}
+	b := newBatch(3, 16)
+	res := measured(t, func() (int, error) {
+		defer quietThread(t)() // a signal would end the wait too
+		return recv(fd, b.msgs, 0)
+	})
+	if res.n != 3 || res.err != nil {
+		t.Fatalf("%d, %v; want 3, nil", res.n, res.err)
+	}
+	for i := range res.n {
+		want := ""
+		if i == 0 && (during || runtime.GOOS == "linux") {
+			want = "one"
+		}
+		if string(b.payload(i)) != want {
+			t.Errorf("message %d: %q; want %q", i, b.payload(i), want)
+		}
+	}
+	return res
 }
