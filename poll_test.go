@@ -53,13 +53,11 @@ var waitLengths = [2]time.Duration{100 * time.Millisecond, 400 * time.Millisecon
 // translating code met for the first time), which grows with a slow
 // machine: under TCG on s390x a sleeping 200ms wait cost 67ms of CPU
 // there. The 300ms more of a spinning wait cost 300ms more (150 with
-// half a core); 75ms more is the limit.
+// half a core); 75ms more is the limit. (The walls themselves are not
+// compared: under TCG the short one once took 294ms, the long one 401.)
 func checkSleeps(t *testing.T, short, long callResult) {
 	t.Helper()
 	more := waitLengths[1] - waitLengths[0]
-	if long.wall-short.wall < more/2 {
-		t.Errorf("waits of %v and %v took %v and %v", waitLengths[0], waitLengths[1], short.wall, long.wall)
-	}
 	if extra := long.cpu - short.cpu; extra > more/4 {
 		t.Errorf("waiting %v longer cost the thread %v more CPU (%v in %v, then %v in %v): it spins",
 			long.wall-short.wall, extra, short.cpu, short.wall, long.cpu, long.wall)
