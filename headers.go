@@ -222,7 +222,8 @@ func maxGSOBytes(family int, dst netip.Addr) int {
 // it packed (possibly into a message, whose other datagrams come in the
 // next call). A plain message is one datagram of all its buffers; a
 // message with UDP_SEGMENT is cut into GSO datagrams of at most
-// mode.maxSegs segments and maxGSOBytes bytes, or, when mode says split,
+// mode.maxSegs segments and maxGSOBytes bytes (one of a single segment
+// goes plain, without UDP_SEGMENT), or, when mode says split,
 // into one plain datagram per segment with the message's other control
 // messages. Buffers are never copied. It returns the error for ms[cur.msg]
 // when that message cannot be sent at all (too many buffers, an address
