@@ -384,7 +384,9 @@ func TestConnWriteBatchOver1024(t *testing.T) {
 		out[i] = Message{Buffers: [][]byte{connPayload(i, size)}, Addr: connAddr(rconn), N: -1}
 	}
 	dropped := kernelDrops(t, rfd)
+	restore := sendOnOneCPU(t) // the order is checked (see sendOnOneCPU)
 	n, err := s.WriteBatch(out, 0)
+	restore()
 	if n != count || err != nil {
 		t.Fatalf("WriteBatch(%d) = %d, %v; want %d, nil", count, n, err, count)
 	}
@@ -518,11 +520,42 @@ func TestConnWriteDeadlineFullBuffer(t *testing.T) {
 	for i := range out {
 		out[i] = Message{Buffers: [][]byte{connPayload(i, size)}, N: -1}
 	}
-	// No reader: the queue fills and the deadline ends the wait.
-	a.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-	n, err := w.WriteBatch(out, 0)
+	// No reader: the queue fills (it holds far fewer than count) and
+	// WriteBatch waits. The deadline is set only once datagrams are
+	// queued, so that it ends that wait, after some were sent, on a
+	// machine of any speed; set before the call, it could expire before
+	// the first one went out (seen under qemu TCG).
+	type result struct {
+		n   int
+		err error
+		at  time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := w.WriteBatch(out, 0)
+		done <- result{n, err, time.Now()}
+	}()
+	connControl(t, b, func(fd int) error { waitQueued(t, fd); return nil })
+	select {
+	case res := <-done:
+		t.Fatalf("WriteBatch without a reader or a deadline returned %d, %v", res.n, res.err)
+	default:
+	}
+	const d = 50 * time.Millisecond
+	set := time.Now()
+	a.SetWriteDeadline(set.Add(d))
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("WriteBatch has not returned 20s after its %v deadline", d)
+	}
+	n, err := res.n, res.err
 	if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= count {
 		t.Fatalf("WriteBatch into a full queue = %d, %v; want 0 < n < %d and os.ErrDeadlineExceeded", n, err, count)
+	}
+	if waited := res.at.Sub(set); waited < d {
+		t.Errorf("WriteBatch returned %v after a %v deadline was set", waited, d)
 	}
 	for i := range out {
 		if sent := i < n; sent && out[i].N != size || !sent && out[i].N != -1 {

@@ -397,7 +397,13 @@ func appendInt(oob []byte, m sendMsg, v byte) []byte {
 // Conn.WriteBatch sends such a message as GSO datagrams of at most
 // GSOInfo.MaxSegments segments each, or, where the kernel has no GSO (all
 // OSes but Linux 4.18+) or a device refused it, as one plain datagram per
-// segment with the message's other control messages: see Conn.GSO. The
+// segment with the message's other control messages: see Conn.GSO. A
+// datagram of one segment (a payload that fits in one, or the tail of a
+// longer one) goes out plain, without UDP_SEGMENT, as the kernel itself
+// would send it: Linux kernels without the 2025 fix "udp: gso: do not
+// drop small packets when PMTU reduces" (Debian 11's 5.10 among them)
+// refuse a UDP_SEGMENT message whose segment size exceeds the path MTU
+// less the headers with EINVAL, even a one-segment one. The
 // message has Linux's level and type on every OS (IPPROTO_UDP, 103);
 // senders other than Conn (Sendmmsg, net.UDPConn) must not be given it off
 // Linux, where the kernel would refuse it or send the payload whole.

@@ -120,10 +120,14 @@ func enosysChild(t *testing.T) {
 	// The filter is in force on every thread: the bare system calls answer
 	// ENOSYS (EBADF without the filter) on several threads at once, each
 	// goroutine holding its own thread until all have arrived.
+	// (Both counts are set before any goroutine starts: one that
+	// arrived and waited while the loop still added would reuse the
+	// WaitGroup, a panic seen under qemu TCG on s390x.)
+	const threads = 4
 	var arrived, done sync.WaitGroup
-	for range 4 {
-		arrived.Add(1)
-		done.Add(1)
+	arrived.Add(threads)
+	done.Add(threads)
+	for range threads {
 		go func() {
 			defer done.Done()
 			runtime.LockOSThread()

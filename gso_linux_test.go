@@ -2,6 +2,7 @@ package mmsg
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -182,6 +183,7 @@ func TestGSOManySegments(t *testing.T) {
 	skipIfQEMUSwapsCmsg(t)
 	for _, f := range connFamilies {
 		t.Run(f.name, func(t *testing.T) {
+			defer sendOnOneCPU(t)() // the order is checked (see sendOnOneCPU)
 			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
 			if !ctlRcvbuf(t, rconn, 16<<20) {
 				t.Skip("needs a receive buffer past net.core.rmem_max (root)")
@@ -198,6 +200,56 @@ func TestGSOManySegments(t *testing.T) {
 			}
 			gsoReceive(t, r, want, nil)
 			gsoNothingMore(t, r, rconn)
+		})
+	}
+}
+
+// TestGSOLoopbackGRO shows what a socket with UDP_GRO on receives from
+// one GSO message (3500 bytes in 1200-byte segments) over loopback, on
+// the kernel it runs on. Where lo carries UDP GSO datagrams whole
+// (tx-udp-segmentation: Linux 5.11+), the GSO datagram arrives whole:
+// one buffer of 3500 bytes, SegmentSize 1200. On Linux 5.10 lo lacks the
+// feature, the transmit path segments the datagram in software before lo
+// (validate_xmit_skb, net/core/dev.c), and lo has no GRO of its own: three
+// plain datagrams of 1200, 1200 and 1100 bytes arrive, in order, with no
+// UDP_GRO control message (SegmentSize 0). Both are asserted exactly, and
+// the feature against the kernel's version: 5.10's lo cannot have it.
+func TestGSOLoopbackGRO(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	if !gsoKernel(t) {
+		t.Skip("no kernel GSO here")
+	}
+	major, minor, release := kernelRelease(t)
+	whole := loopbackSegmentsUDP(t)
+	before511 := major < 5 || major == 5 && minor < 11
+	switch {
+	case before511 && whole:
+		t.Fatalf("Linux %s: lo carries UDP GSO datagrams whole, which only 5.11 made possible", release)
+	case !before511 && !whole:
+		t.Logf("Linux %s: tx-udp-segmentation is off on lo (turned off with ethtool -K?)", release)
+	}
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+			if err := r.SetGRO(true); err != nil {
+				t.Skipf("no UDP_GRO (Linux 5.0+): %v", err)
+			}
+			next := 0
+			ms, want := gsoBuild([]gsoPlan{{1200, 3500, 1}}, connAddr(rconn), &next, nil)
+			if n, err := s.WriteBatch(ms, 0); n != 1 || err != nil || ms[0].N != 3500 {
+				t.Fatalf("WriteBatch = %d, %v, N = %d", n, err, ms[0].N)
+			}
+			// Every datagram, in order, byte for byte, and how they came.
+			got := gsoReceiveBuffers(t, r, want, nil)
+			var wantBufs []gsoBuffer
+			if whole {
+				wantBufs = []gsoBuffer{{1200, 3500}}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantBufs) {
+				t.Fatalf("Linux %s: coalesced buffers {segment size, length} %v; want %v", release, got, wantBufs)
+			}
+			gsoNothingMore(t, r, rconn)
+			t.Logf("Linux %s: lo carries GSO datagrams whole: %v; received %d datagrams in %d coalesced buffers", release, whole, len(want), len(got))
 		})
 	}
 }

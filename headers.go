@@ -222,7 +222,8 @@ func maxGSOBytes(family int, dst netip.Addr) int {
 // it packed (possibly into a message, whose other datagrams come in the
 // next call). A plain message is one datagram of all its buffers; a
 // message with UDP_SEGMENT is cut into GSO datagrams of at most
-// mode.maxSegs segments and maxGSOBytes bytes, or, when mode says split,
+// mode.maxSegs segments and maxGSOBytes bytes (one of a single segment
+// goes plain, without UDP_SEGMENT), or, when mode says split,
 // into one plain datagram per segment with the message's other control
 // messages. Buffers are never copied. It returns the error for ms[cur.msg]
 // when that message cannot be sent at all (too many buffers, an address
@@ -256,6 +257,7 @@ func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) err
 		size, start, end, _ := segmentSize(m.OOB)
 		total := buffersLen(m.Buffers)
 		p := piece{msg: cur.msg, oob: int32(len(h.oob)), noob: int32(len(m.OOB)), len: total, name: int32(name), nameLen: nameLen}
+		plain := int32(-1) // where the message's control data without UDP_SEGMENT is in h.oob
 		if mode.offload && cur.msg != mode.splitMsg {
 			h.oob = append(h.oob, m.OOB...)
 			p.segs = int32(max(1, min(mode.maxSegs, maxGSOBytes(family, m.Addr.Addr())/size)))
@@ -280,6 +282,21 @@ func (h *headers) pack(ms []Message, cur *cursor, family int, mode packMode) err
 			q.len = min(p.len, total-cur.off)
 			if q.segs > 0 {
 				q.segs = int32((q.len + size - 1) / size)
+				if q.segs <= 1 {
+					// One datagram (or an empty one): sent plain,
+					// without UDP_SEGMENT, as the kernel itself
+					// sends it. Kernels without "udp: gso: do not
+					// drop small packets when PMTU reduces" (2025;
+					// 6.1 has it from 6.1.129, Debian 11's 5.10.223
+					// has not) refuse it with EINVAL when its
+					// segment size does not fit the path MTU, even
+					// when its payload does.
+					if plain < 0 {
+						plain = int32(len(h.oob))
+						h.oob = append(append(h.oob, m.OOB[:start]...), m.OOB[end:]...)
+					}
+					q.segs, q.oob, q.noob = 0, plain, int32(len(m.OOB)-(end-start))
+				}
 			}
 			q.iov = int32(k)
 			q.niov = int32(h.setIovecsFrom(k, m.Buffers, cur, q.len))

@@ -239,3 +239,57 @@ func equalInt32s(a, b []int32) bool {
 	}
 	return true
 }
+
+// TestPackWriteOneSegment: with GSO on, a datagram of one segment (a
+// message that fits in one, or the tail or every piece of a longer one)
+// is packed as a plain datagram, with the message's other control data
+// and without UDP_SEGMENT, which old kernels would refuse for a segment
+// size above the path MTU; one of several segments keeps it.
+func TestPackWriteOneSegment(t *testing.T) {
+	tosOnly := AppendIPv4TOS(nil, ECNECT0)
+	for _, tc := range []struct {
+		name     string
+		n, size  int
+		maxSegs  int
+		wantLens []int
+		wantSegs []int32
+	}{
+		{"shorter than its segment", 700, 1200, 128, []int{700}, []int32{0}},
+		{"exactly one segment", 1200, 1200, 128, []int{1200}, []int32{0}},
+		{"empty", 0, 1200, 128, []int{0}, []int32{0}},
+		{"a one-segment tail", 4001, 1000, 4, []int{4000, 1}, []int32{4, 0}},
+		{"a two-segment tail", 5001, 1000, 4, []int{4000, 1001}, []int32{4, 2}},
+		{"segments too large to pair", 100000, 40000, 128, []int{40000, 40000, 20000}, []int32{0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, payload := gsoMessage(tc.n, tc.size, 10)
+			h := getHeaders(0)
+			defer h.put()
+			var cur cursor
+			if err := h.packWrite([]Message{m}, &cur, familyIPv4, packMode{offload: true, maxSegs: tc.maxSegs, splitMsg: -1}); err != nil || cur.msg != 1 {
+				t.Fatalf("packWrite = %v, cursor at message %d", err, cur.msg)
+			}
+			var got []byte
+			var lens []int
+			var segs []int32
+			for i, p := range packedHeaders(h) {
+				got = append(got, p.data...)
+				lens = append(lens, len(p.data))
+				segs = append(segs, h.pieces[i].segs)
+				size, _, _, ok := segmentSize(p.oob)
+				if gso := h.pieces[i].segs > 0; ok != gso || gso && size != tc.size {
+					t.Errorf("header %d (%d segments): UDP_SEGMENT present %v, size %d", i, h.pieces[i].segs, ok, size)
+				}
+				if !ok && !bytes.Equal(p.oob, tosOnly) {
+					t.Errorf("header %d: control data %x, want the message's other one %x", i, p.oob, tosOnly)
+				}
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatalf("the datagrams carry %d bytes, not the %d of the message in order", len(got), len(payload))
+			}
+			if !equalInts(lens, tc.wantLens) || !equalInt32s(segs, tc.wantSegs) {
+				t.Errorf("datagrams %v with segments %v; want %v, %v", lens, segs, tc.wantLens, tc.wantSegs)
+			}
+		})
+	}
+}

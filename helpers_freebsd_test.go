@@ -42,3 +42,41 @@ func signalThread(tid int, sig unix.Signal) error {
 	}
 	return nil
 }
+
+// blockSignals blocks the signals of set on the calling thread and
+// returns the mask it had (sigprocmask(2) acts on the calling thread in
+// a threaded FreeBSD process); setSignalMask puts a mask back.
+func blockSignals(set *unix.Sigset_t) (old unix.Sigset_t, err error) {
+	const sigBlock = 1 // SIG_BLOCK, sys/sys/signal.h
+	if _, _, e := unix.RawSyscall(unix.SYS_SIGPROCMASK, sigBlock, uintptr(unsafe.Pointer(set)), uintptr(unsafe.Pointer(&old))); e != 0 {
+		return old, e
+	}
+	return old, nil
+}
+
+func setSignalMask(mask *unix.Sigset_t) error {
+	const sigSetmask = 3 // SIG_SETMASK
+	if _, _, e := unix.RawSyscall(unix.SYS_SIGPROCMASK, sigSetmask, uintptr(unsafe.Pointer(mask)), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// sigsetFill is every signal that may arrive from elsewhere, for
+// quietThread: all but the ones a fault of the thread itself raises.
+func sigsetFill(s *unix.Sigset_t) {
+	for sig := uint(1); sig < 128; sig++ {
+		switch unix.Signal(sig) {
+		case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP, unix.SIGSYS, unix.SIGKILL, unix.SIGSTOP:
+			continue
+		}
+		s.Val[(sig-1)/32] |= 1 << ((sig - 1) % 32)
+	}
+}
+
+// loopbackSegmentsUDP: FreeBSD has no UDP GSO or GRO.
+func loopbackSegmentsUDP(testing.TB) bool { return false }
+
+// sendOnOneCPU: FreeBSD's loopback hands every datagram to one netisr
+// thread (net.isr.maxthreads is 1 by default), which keeps their order.
+func sendOnOneCPU(testing.TB) (restore func()) { return func() {} }

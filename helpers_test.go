@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -283,3 +284,34 @@ func sendAsync(fd int, dst netip.AddrPort, p []byte) <-chan error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// quietThread locks the calling goroutine to its OS thread and blocks
+// there every signal that may come from elsewhere, until the returned
+// function undoes both. A blocking wait for the rest of a batch ends at
+// a signal by design (the kernel's recvmmsg and recvLoop alike, see
+// signalEndsWaitForMore), and Go's runtime sends its own signals
+// (SIGURG for preemption, which may land after the goroutine entered the
+// system call): a test that measures such a wait (SO_RCVTIMEO, a
+// shutdown, a datagram sent later) makes it on a quiet thread. Signals
+// aimed at the thread meanwhile wait until it unblocks them.
+func quietThread(t testing.TB) (restore func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	var set unix.Sigset_t
+	sigsetFill(&set)
+	old, err := blockSignals(&set)
+	if err != nil {
+		// Errorf, not Fatalf: measured calls this on a goroutine of
+		// its own.
+		runtime.UnlockOSThread()
+		t.Errorf("blocking signals: %v", err)
+		return func() {}
+	}
+	return func() {
+		if err := setSignalMask(&old); err != nil {
+			t.Errorf("restoring the signal mask: %v", err)
+			return // leave the thread locked: it dies with the goroutine
+		}
+		runtime.UnlockOSThread()
+	}
+}

@@ -53,9 +53,16 @@ type rxOption struct {
 // buffer of up to 64 KiB: give the Messages GROBufferSize-byte buffers
 // (a smaller one loses what does not fit: MSG_TRUNC), an OOB of at least
 // OOBSize bytes (NewMessages does both), and read each one's Control: its
-// SegmentSize says where the datagrams end (Segments walks them). Over
-// loopback, a sender's GSO super-buffer (AppendSegmentSize) arrives whole.
-// Off Linux the error matches errors.ErrUnsupported.
+// SegmentSize says where the datagrams end (Segments walks them); a
+// buffer that was not coalesced holds one datagram, with SegmentSize 0.
+// Over loopback, what arrives depends on the kernel: from Linux
+// 5.11 on, lo carries a sender's GSO datagram (AppendSegmentSize) whole,
+// and it arrives as one coalesced buffer, segment size and all; on 5.10
+// and older, lo lacks UDP segmentation offload (tx-udp-segmentation in
+// `ethtool -k lo`), the kernel segments the GSO datagram in software
+// before lo, which has no GRO of its own, and each datagram arrives on
+// its own. Either way every datagram arrives, in order. Off Linux the
+// error matches errors.ErrUnsupported.
 func (c *Conn) SetGRO(on bool) error { return c.setOption(optGRO, on) }
 
 // SetReceiveTOS turns on or off the reception of each datagram's IPv4 TOS

@@ -130,17 +130,20 @@ func TestTimedRecvmmsgErrQueueWakeIsNotData(t *testing.T) {
 	// that comes later. The entry stays for a MSG_ERRQUEUE reader.
 	forEachSource(t, true, func(t *testing.T, q *errQueue) {
 		q.add(t)
-		timer := time.AfterFunc(200*time.Millisecond, func() { unix.Sendto(q.sink, []byte("late"), 0, sockaddr(q.addr)) })
-		defer timer.Stop()
-		b := newBatch(2, 64)
-		r := measured(t, func() (int, error) { return Recvmmsg(q.fd, b.msgs, 0, &unix.Timespec{Sec: 30}) })
-		if r.n != 1 || r.err != nil || string(b.payload(0)) != "late" {
-			t.Fatalf("Recvmmsg = %d, %v, %q; want 1, nil, \"late\"", r.n, r.err, b.payload(0))
+		var rs [2]callResult
+		for i, d := range waitLengths {
+			timer := time.AfterFunc(d, func() { unix.Sendto(q.sink, []byte("late"), 0, sockaddr(q.addr)) })
+			defer timer.Stop()
+			b := newBatch(2, 64)
+			rs[i] = measured(t, func() (int, error) { return Recvmmsg(q.fd, b.msgs, 0, &unix.Timespec{Sec: 30}) })
+			if r := rs[i]; r.n != 1 || r.err != nil || string(b.payload(0)) != "late" {
+				t.Fatalf("Recvmmsg = %d, %v, %q; want 1, nil, \"late\"", r.n, r.err, b.payload(0))
+			}
+			if b.msgs[0].Hdr.Flags != 0 {
+				t.Errorf("flags %#x; want 0", b.msgs[0].Hdr.Flags)
+			}
 		}
-		if b.msgs[0].Hdr.Flags != 0 {
-			t.Errorf("flags %#x; want 0", b.msgs[0].Hdr.Flags)
-		}
-		checkSleeps(t, r)
+		checkSleeps(t, rs[0], rs[1])
 
 		eb := newBatch(1, 64)
 		n, err := Recvmmsg(q.fd, eb.msgs, unix.MSG_ERRQUEUE, &unix.Timespec{})
@@ -159,14 +162,17 @@ func TestTimedRecvmmsgErrQueueReadGetsNewEntry(t *testing.T) {
 	forEachSource(t, true, func(t *testing.T, q *errQueue) {
 		sendTo(t, q.sink, q.addr, []byte("normal data"))
 		waitQueued(t, q.fd)
-		timer := time.AfterFunc(200*time.Millisecond, func() { q.send() })
-		defer timer.Stop()
-		b := newBatch(2, 64)
-		r := measured(t, func() (int, error) { return Recvmmsg(q.fd, b.msgs, unix.MSG_ERRQUEUE, &unix.Timespec{Sec: 30}) })
-		if r.n != 1 || r.err != nil || b.msgs[0].Hdr.Flags&unix.MSG_ERRQUEUE == 0 {
-			t.Fatalf("Recvmmsg(MSG_ERRQUEUE) = %d, %v, flags %#x; want 1 entry", r.n, r.err, b.msgs[0].Hdr.Flags)
+		var rs [2]callResult
+		for i, d := range waitLengths {
+			timer := time.AfterFunc(d, func() { q.send() })
+			defer timer.Stop()
+			b := newBatch(2, 64)
+			rs[i] = measured(t, func() (int, error) { return Recvmmsg(q.fd, b.msgs, unix.MSG_ERRQUEUE, &unix.Timespec{Sec: 30}) })
+			if r := rs[i]; r.n != 1 || r.err != nil || b.msgs[0].Hdr.Flags&unix.MSG_ERRQUEUE == 0 {
+				t.Fatalf("Recvmmsg(MSG_ERRQUEUE) = %d, %v, flags %#x; want 1 entry", r.n, r.err, b.msgs[0].Hdr.Flags)
+			}
 		}
-		checkSleeps(t, r)
+		checkSleeps(t, rs[0], rs[1])
 		// The normal datagram is still there.
 		nb := newBatch(2, 64)
 		if n, err := Recvmmsg(q.fd, nb.msgs, 0, nil); n != 1 || err != nil || string(nb.payload(0)) != "normal data" {
@@ -180,15 +186,21 @@ func TestRecvLoopWaitForMoreDoesNotSpin(t *testing.T) {
 	// ENOSYS fallback) meets the same state: it must sleep too.
 	forEachSource(t, false, func(t *testing.T, q *errQueue) {
 		q.add(t)
-		sendTo(t, q.sink, q.addr, []byte("one"))
-		waitQueuedBytes(t, q.fd, 3)
-		timer := time.AfterFunc(200*time.Millisecond, func() { unix.Sendto(q.sink, []byte("two"), 0, sockaddr(q.addr)) })
-		defer timer.Stop()
-		b := newBatch(2, 64)
-		r := measured(t, func() (int, error) { return recvLoop(q.fd, b.msgs, 0) })
-		if r.n != 2 || r.err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
-			t.Fatalf("recvLoop = %d, %v, %q, %q; want 2, nil, \"one\", \"two\"", r.n, r.err, b.payload(0), b.payload(1))
+		var rs [2]callResult
+		for i, d := range waitLengths {
+			sendTo(t, q.sink, q.addr, []byte("one"))
+			waitQueuedBytes(t, q.fd, 3)
+			timer := time.AfterFunc(d, func() { unix.Sendto(q.sink, []byte("two"), 0, sockaddr(q.addr)) })
+			defer timer.Stop()
+			b := newBatch(2, 64)
+			rs[i] = measured(t, func() (int, error) {
+				defer quietThread(t)() // a signal would end the wait (see quietThread)
+				return recvLoop(q.fd, b.msgs, 0)
+			})
+			if r := rs[i]; r.n != 2 || r.err != nil || string(b.payload(0)) != "one" || string(b.payload(1)) != "two" {
+				t.Fatalf("recvLoop = %d, %v, %q, %q; want 2, nil, \"one\", \"two\"", r.n, r.err, b.payload(0), b.payload(1))
+			}
 		}
-		checkSleeps(t, r)
+		checkSleeps(t, rs[0], rs[1])
 	})
 }

@@ -42,34 +42,49 @@ func measured(t *testing.T, call func() (int, error)) callResult {
 	}
 }
 
-// checkSleeps fails the test if a wait of r.wall kept its thread busy: a
-// sleeping wait costs a few system calls, a spinning one all of the time.
-// (Below 20ms of CPU, clock granularity could make any call look busy.)
-func checkSleeps(t *testing.T, r callResult) {
+// waitLengths are the lengths of the two waits checkSleeps compares.
+var waitLengths = [2]time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
+
+// checkSleeps fails the test if a wait kept its thread busy, from two
+// waits made the same way, of waitLengths[0] and waitLengths[1]: a
+// sleeping wait costs a few system calls whatever its length, a spinning
+// one costs CPU in proportion to it. Comparing the two leaves out what
+// the call costs besides the wait (thread setup, page faults, qemu TCG
+// translating code met for the first time), which grows with a slow
+// machine: under TCG on s390x a sleeping 200ms wait cost 67ms of CPU
+// there. The 300ms more of a spinning wait cost 300ms more (150 with
+// half a core); 75ms more is the limit. (The walls themselves are not
+// compared: under TCG the short one once took 294ms, the long one 401.)
+func checkSleeps(t *testing.T, short, long callResult) {
 	t.Helper()
-	if r.cpu > r.wall/4 && r.cpu > 20*time.Millisecond {
-		t.Errorf("the waiting thread used %v of CPU in %v: it spins", r.cpu, r.wall)
+	more := waitLengths[1] - waitLengths[0]
+	if extra := long.cpu - short.cpu; extra > more/4 {
+		t.Errorf("waiting %v longer cost the thread %v more CPU (%v in %v, then %v in %v): it spins",
+			long.wall-short.wall, extra, short.cpu, short.wall, long.cpu, long.wall)
 	}
 }
 
-// checkTimedWaitSleeps calls Recvmmsg with flags and a 200ms time-out on fd,
-// where poll keeps reporting something that a receive with these flags
-// does not find. The call must time out at the deadline, without spinning
-// until it.
+// checkTimedWaitSleeps calls Recvmmsg with flags on fd, where poll keeps
+// reporting something that a receive with these flags does not find,
+// with a time-out of each of waitLengths. The calls must time out at
+// their deadlines, without spinning until them.
 func checkTimedWaitSleeps(t *testing.T, fd, flags int) {
 	t.Helper()
-	const d = 200 * time.Millisecond
-	r := measured(t, func() (int, error) {
-		return Recvmmsg(fd, newBatch(2, 64).msgs, flags, ptr(unix.NsecToTimespec(int64(d))))
-	})
-	if r.n != 0 {
-		t.Fatalf("Recvmmsg = %d, %v; want 0 and a time-out", r.n, r.err)
+	var rs [2]callResult
+	for i, d := range waitLengths {
+		r := measured(t, func() (int, error) {
+			return Recvmmsg(fd, newBatch(2, 64).msgs, flags, ptr(unix.NsecToTimespec(int64(d))))
+		})
+		if r.n != 0 {
+			t.Fatalf("Recvmmsg = %d, %v; want 0 and a time-out", r.n, r.err)
+		}
+		checkSyscallError(t, r.err, recvCall(), os.ErrDeadlineExceeded)
+		if r.wall < d || r.wall > 10*time.Second {
+			t.Errorf("a %v time-out ended after %v", d, r.wall)
+		}
+		rs[i] = r
 	}
-	checkSyscallError(t, r.err, recvCall(), os.ErrDeadlineExceeded)
-	if r.wall < d || r.wall > 10*time.Second {
-		t.Errorf("a %v time-out ended after %v", d, r.wall)
-	}
-	checkSleeps(t, r)
+	checkSleeps(t, rs[0], rs[1])
 }
 
 // readableWithout checks that poll reports fd readable (POLLIN or
