@@ -312,7 +312,7 @@ func (c *Conn) account(h *headers, ms []Message, sent int, mode *packMode) int {
 			mode.offload, mode.splitMsg = false, -1
 		}
 		if mode.learning && p.segs > 1 {
-			c.gso.update(func(info *GSOInfo) { info.MaxSegments = min(info.MaxSegments, mode.maxSegs) })
+			c.gso.setSegments(mode.maxSegs, 0)
 			mode.learning = false
 		}
 	}

@@ -130,3 +130,67 @@ func ExampleControl_replySrc() {
 	// request to 127.0.0.1 reply from 127.0.0.1
 	// pong from 127.0.0.1
 }
+
+// A tunnel whose peer reads at most 64 datagrams per buffer (wireguard-go's
+// receive path has room for 64) caps the segments of each GSO datagram it
+// sends: a message of 128 packets leaves as two GSO datagrams of 64, and a
+// receiver with GRO on gets no buffer of more than 64 datagrams.
+func ExampleConn_SetMaxSegments() {
+	rconn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rconn.Close()
+	sconn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sconn.Close()
+	r, _ := mmsg.NewConn(rconn)
+	s, _ := mmsg.NewConn(sconn)
+	if err := r.SetGRO(true); err != nil {
+		log.Fatal(err)
+	}
+	if err := s.SetMaxSegments(64); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("segments per GSO datagram:", s.GSO().MaxSegments)
+
+	const size = 400
+	packets := make([]byte, 128*size) // 128 packets back to back
+	out := []mmsg.Message{{
+		Buffers: [][]byte{packets},
+		OOB:     mmsg.AppendSegmentSize(nil, size),
+		Addr:    rconn.LocalAddr().(*net.UDPAddr).AddrPort(),
+	}}
+	if _, err := s.WriteBatch(out, 0); err != nil {
+		log.Fatal(err)
+	}
+
+	rconn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	in := mmsg.NewMessages(8, mmsg.GROBufferSize, r.OOBSize())
+	var ctl mmsg.Control
+	got, most := 0, 0
+	for got < 128 {
+		n, err := r.ReadBatch(in, 0)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, m := range in[:n] {
+			if err := m.Control(&ctl); err != nil {
+				log.Fatal(err)
+			}
+			k := 0
+			for range mmsg.Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
+				k++
+			}
+			got, most = got+k, max(most, k)
+		}
+	}
+	fmt.Println("datagrams received:", got)
+	fmt.Println("at most 64 in one buffer:", most <= 64)
+	// Output:
+	// segments per GSO datagram: 64
+	// datagrams received: 128
+	// at most 64 in one buffer: true
+}

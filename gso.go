@@ -1,6 +1,7 @@
 package mmsg
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -24,10 +25,11 @@ type GSOInfo struct {
 
 	// MaxSegments is the most segments WriteBatch puts into one GSO
 	// datagram; a message with more is sent as several, each also at
-	// most 65507 bytes (65527 over IPv6). The kernel's limit,
-	// UDP_MAX_SEGMENTS, is 128 on current Linux and 64 before: it starts
-	// at 128 and drops to 64 for good the first time the kernel refuses
-	// more (EINVAL) and accepts 64.
+	// most 65507 bytes (65527 over IPv6). It is the smaller of the
+	// kernel's limit and the Conn's own (SetMaxSegments). The kernel's
+	// limit, UDP_MAX_SEGMENTS, is 128 on current Linux and 64 before: it
+	// starts at 128 and drops to 64 for good the first time the kernel
+	// refuses more (EINVAL) and accepts 64.
 	MaxSegments int
 }
 
@@ -44,11 +46,36 @@ type gsoState struct {
 	mu    sync.Mutex // serialises changes
 	probe error      // nil if the kernel has UDP GSO on this socket
 	info  atomic.Pointer[GSOInfo]
+
+	// Under mu: the two segment limits whose smaller one is
+	// info.MaxSegments.
+	kernelSegs int // the kernel's, as learned
+	userSegs   int // SetMaxSegments's; 0: none
 }
 
 func (g *gsoState) init(probe error) {
 	g.probe = probe
+	g.kernelSegs = gsoMaxSegments
 	g.info.Store(&GSOInfo{Offload: probe == nil, Reason: probe, MaxSegments: gsoMaxSegments})
+}
+
+// setSegments records the kernel's limit (kernel > 0: lowered to that,
+// never raised) or the Conn's own (user > 0), and publishes the smaller.
+func (g *gsoState) setSegments(kernel, user int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if kernel > 0 {
+		g.kernelSegs = min(g.kernelSegs, kernel)
+	}
+	if user > 0 {
+		g.userSegs = user
+	}
+	info := *g.info.Load()
+	info.MaxSegments = g.kernelSegs
+	if g.userSegs > 0 {
+		info.MaxSegments = min(info.MaxSegments, g.userSegs)
+	}
+	g.info.Store(&info)
 }
 
 // update applies f to a copy of the state and publishes it.
@@ -77,5 +104,29 @@ func (c *Conn) SetGSO(on bool) error {
 		return c.gso.probe
 	}
 	c.gso.update(func(info *GSOInfo) { info.Offload, info.Reason = on, nil })
+	return nil
+}
+
+// SetMaxSegments caps the segments WriteBatch puts into one GSO datagram
+// at n (1 or more), for a receiver that takes fewer at a time than the
+// kernel can send (wireguard-go's receive path has room for 64; a GSO
+// datagram to a GRO receiver on the same host arrives whole, as one
+// buffer) or a sender that bounds its bursts. A message with more
+// segments is sent as several GSO datagrams of at most n segments each,
+// within the same call; its N still counts all its bytes.
+//
+// The cap composes with the kernel's limit, UDP_MAX_SEGMENTS: the smaller
+// one wins, and GSO().MaxSegments reports it. An n at or above the
+// kernel's limit (128 always is) removes an earlier cap. An n below 1 is
+// refused with an error and changes nothing. The cap holds whether or not
+// GSO is on: where the Conn sends one datagram per segment (GSO off, or
+// an OS without UDP GSO) it has nothing to cut, so SetMaxSegments is
+// accepted on every OS. Calls in progress keep the limit they started
+// with.
+func (c *Conn) SetMaxSegments(n int) error {
+	if n < 1 {
+		return fmt.Errorf("mmsg: SetMaxSegments(%d): the segment limit must be at least 1", n)
+	}
+	c.gso.setSegments(0, min(n, gsoMaxSegments))
 	return nil
 }

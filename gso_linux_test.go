@@ -1,6 +1,7 @@
 package mmsg
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -252,4 +253,87 @@ func TestGSOLoopbackGRO(t *testing.T) {
 			t.Logf("Linux %s: lo carries GSO datagrams whole: %v; received %d datagrams in %d coalesced buffers", release, whole, len(want), len(got))
 		})
 	}
+}
+
+// TestGSOMaxSegmentsGRO: with SetMaxSegments(cap), a message of 128
+// segments leaves as GSO datagrams of at most cap segments, which a GRO
+// receiver on loopback gets as buffers of at most cap segments (the
+// kernel hands a GSO datagram to a GRO socket whole), with every byte in
+// order. Without a cap the same message arrives as one buffer of 128
+// segments, which shows that the test can see the cut.
+func TestGSOMaxSegmentsGRO(t *testing.T) {
+	skipIfQEMUSwapsCmsg(t)
+	for _, f := range connFamilies {
+		t.Run(f.name, func(t *testing.T) {
+			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+			if !s.GSO().Offload {
+				t.Skipf("no kernel GSO: %v", s.GSO().Reason)
+			}
+			if err := r.SetGRO(true); err != nil {
+				t.Skipf("no GRO: %v", err)
+			}
+			ctlRcvbuf(t, rconn, 4<<20)
+			const segs, size = 128, 500 // 64000 bytes: one GSO datagram's worth
+			next := 0
+			for _, limit := range []int{0, 64, 50, 1} {
+				if limit > 0 {
+					if err := s.SetMaxSegments(limit); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := min(s.GSO().MaxSegments, segs)
+				if limit > 0 && want != limit {
+					t.Fatalf("cap %d: GSO().MaxSegments = %d", limit, s.GSO().MaxSegments)
+				}
+				ms, dgrams := gsoBuild([]gsoPlan{{size, segs * size, 3}}, connAddr(rconn), &next, nil)
+				if n, err := s.WriteBatch(ms, 0); n != 1 || err != nil || ms[0].N != segs*size {
+					t.Fatalf("cap %d: WriteBatch = %d, %v; N = %d", limit, n, err, ms[0].N)
+				}
+				most, buffers := gsoReceiveSegments(t, r, dgrams)
+				t.Logf("cap %d: %d datagrams in %d buffers, at most %d segments each", limit, segs, buffers, most)
+				if most > want {
+					t.Fatalf("cap %d: a buffer of %d segments arrived, want at most %d", limit, most, want)
+				}
+				if limit == 0 && s.GSO().MaxSegments == segs && most != segs && buffers != segs {
+					// Coalesced, but not whole: the cut could not be seen.
+					t.Fatalf("no cap: the largest buffer had %d segments, want the whole %d", most, segs)
+				}
+			}
+			gsoNothingMore(t, r, rconn)
+		})
+	}
+}
+
+// gsoReceiveSegments reads the datagrams want with r, checking each, and
+// returns the most segments one buffer held and how many buffers came.
+func gsoReceiveSegments(t *testing.T, r *Conn, want [][]byte) (most, buffers int) {
+	t.Helper()
+	ms := NewMessages(8, GROBufferSize, r.OOBSize())
+	var ctl Control
+	for k := 0; k < len(want); {
+		n, err := r.ReadBatch(ms, 0)
+		if err != nil {
+			t.Fatalf("ReadBatch after %d of %d datagrams: %v", k, len(want), err)
+		}
+		for i := range ms[:n] {
+			m := &ms[i]
+			if err := m.Control(&ctl); err != nil {
+				t.Fatal(err)
+			}
+			if m.Flags&unix.MSG_TRUNC != 0 {
+				t.Fatalf("buffer of %d bytes truncated", m.N)
+			}
+			buffers++
+			segs := 0
+			for seg := range Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
+				if k >= len(want) || !bytes.Equal(seg, want[k]) {
+					t.Fatalf("datagram %d: %d bytes, not the one expected", k, len(seg))
+				}
+				k++
+				segs++
+			}
+			most = max(most, segs)
+		}
+	}
+	return most, buffers
 }

@@ -382,3 +382,42 @@ func TestGSOOneSegment(t *testing.T) {
 		}
 	}
 }
+
+// TestSetMaxSegments: the Conn's segment cap and the kernel's limit
+// compose, the smaller one wins and GSO().MaxSegments reports it; a cap
+// below 1 is refused and changes nothing; one at or above the kernel's
+// limit removes a lower one.
+func TestSetMaxSegments(t *testing.T) {
+	c := connNew(t, connListen(t, "udp4", netip.MustParseAddr("127.0.0.1")))
+	steps := []struct {
+		name    string
+		do      func() error
+		wantErr bool
+		want    int
+	}{
+		{"default", func() error { return nil }, false, gsoMaxSegments},
+		{"cap 64", func() error { return c.SetMaxSegments(64) }, false, 64},
+		{"cap 0 refused", func() error { return c.SetMaxSegments(0) }, true, 64},
+		{"cap -1 refused", func() error { return c.SetMaxSegments(-1) }, true, 64},
+		{"cap 1", func() error { return c.SetMaxSegments(1) }, false, 1},
+		{"cap 1000: the kernel's limit", func() error { return c.SetMaxSegments(1000) }, false, gsoMaxSegments},
+		{"cap 100", func() error { return c.SetMaxSegments(100) }, false, 100},
+		{"the kernel turns out to take 64", func() error { c.gso.setSegments(gsoSafeSegments, 0); return nil }, false, gsoSafeSegments},
+		{"cap 128: the kernel's 64 stays", func() error { return c.SetMaxSegments(128) }, false, gsoSafeSegments},
+		{"cap 20 under the kernel's 64", func() error { return c.SetMaxSegments(20) }, false, 20},
+	}
+	for _, st := range steps {
+		before := c.GSO()
+		err := st.do()
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: error %v, want error %v", st.name, err, st.wantErr)
+		}
+		info := c.GSO()
+		if info.MaxSegments != st.want {
+			t.Fatalf("%s: GSO().MaxSegments = %d, want %d", st.name, info.MaxSegments, st.want)
+		}
+		if info.Offload != before.Offload || info.Reason != before.Reason {
+			t.Fatalf("%s: GSO() changed from %+v to %+v", st.name, before, info)
+		}
+	}
+}

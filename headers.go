@@ -103,8 +103,18 @@ func (h *headers) grow(n, k int) {
 // setIovecs points iovs[k:] at the bytes [off, off+n) of bufs and returns
 // how many iovecs it used. A datagram with no bytes gets one empty iovec
 // rather than none, which qemu-user would not send.
+//
+// A buffer that starts where the previous one ends in memory (packets
+// sliced back to back out of one array) extends the previous iovec
+// instead of taking one of its own: the kernel reads the same bytes in
+// the same order, and copies a datagram of one iovec faster than one of
+// many. On Linux 6.18, 43 packets of 1452 bytes in one GSO datagram
+// spent about twice the time in _copy_from_iter as one iovec of the same
+// bytes (perf record, bench's BenchmarkGSOFormPaired): a single iovec is
+// an ITER_UBUF, a straight copy; many are walked one copy_from_user each.
 func (h *headers) setIovecs(k int, bufs [][]byte, off, n int) int {
 	first := k
+	var end uintptr // where the last iovec's bytes end
 	for _, b := range bufs {
 		if n == 0 {
 			break
@@ -116,10 +126,17 @@ func (h *headers) setIovecs(k int, bufs [][]byte, off, n int) int {
 		b = b[off:]
 		off = 0
 		take := min(len(b), n)
+		n -= take
+		if start := uintptr(unsafe.Pointer(&b[0])); start == end && k > first {
+			v := &h.iovs[k-1]
+			v.SetLen(int(v.Len) + take)
+			end += uintptr(take)
+			continue
+		}
 		h.iovs[k] = unix.Iovec{Base: &b[0]}
 		h.iovs[k].SetLen(take)
+		end = uintptr(unsafe.Pointer(&b[0])) + uintptr(take)
 		k++
-		n -= take
 	}
 	if k == first {
 		h.iovs[k] = unix.Iovec{}

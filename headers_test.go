@@ -139,6 +139,10 @@ func TestPackWriteGSO(t *testing.T) {
 			[]int{4000, 4000, 2001}, []int32{4, 4, 3}, true, 3},
 		{"offload, cut at 65507 bytes", 100 * 1000, 1000, []int{30000}, packMode{offload: true, maxSegs: 128, splitMsg: -1},
 			[]int{65000, 35000}, []int32{65, 35}, true, 2},
+		{"offload, cut at a cap of 64 (SetMaxSegments)", 128 * 500, 500, nil, packMode{offload: true, maxSegs: 64, splitMsg: -1},
+			[]int{32000, 32000}, []int32{64, 64}, true, 2},
+		{"offload, cut at a cap of 50, short last segment", 127*500 + 1, 500, []int{1000, 1000}, packMode{offload: true, maxSegs: 50, splitMsg: -1},
+			[]int{25000, 25000, 13501}, []int32{50, 50, 28}, true, 3},
 		{"split", 2500, 1000, []int{999, 2}, packMode{offload: false, maxSegs: 128, splitMsg: -1},
 			[]int{1000, 1000, 500}, []int32{0, 0, 0}, false, 3},
 		{"split this message only", 2500, 1000, nil, packMode{offload: true, maxSegs: 128, splitMsg: 0},
@@ -289,6 +293,77 @@ func TestPackWriteOneSegment(t *testing.T) {
 			}
 			if !equalInts(lens, tc.wantLens) || !equalInt32s(segs, tc.wantSegs) {
 				t.Errorf("datagrams %v with segments %v; want %v, %v", lens, segs, tc.wantLens, tc.wantSegs)
+			}
+		})
+	}
+}
+
+// TestPackWriteJoinsAdjacent: buffers of a GSO message that follow one
+// another in memory share one iovec, cut where the datagrams are cut;
+// buffers apart, empty or out of order keep their own. The datagrams
+// carry the same bytes either way.
+func TestPackWriteJoinsAdjacent(t *testing.T) {
+	const size = 100
+	arena := make([]byte, 40*size+10)
+	for i := range arena {
+		arena[i] = byte(i % 251)
+	}
+	pkt := func(off int) []byte { return arena[off : off+size : off+size] }
+	packets := func(offs ...int) [][]byte {
+		var bufs [][]byte
+		for _, o := range offs {
+			bufs = append(bufs, pkt(o))
+		}
+		return bufs
+	}
+	seq := func(from, n int) []int {
+		var offs []int
+		for i := range n {
+			offs = append(offs, (from+i)*size)
+		}
+		return offs
+	}
+	for _, tc := range []struct {
+		name     string
+		bufs     [][]byte
+		maxSegs  int
+		wantIovs []int // iovecs per datagram
+	}{
+		{"back to back: one iovec", packets(seq(0, 10)...), 128, []int{1}},
+		{"back to back, cut at 4 segments", packets(seq(0, 10)...), 4, []int{1, 1, 1}},
+		{"a gap of one byte", packets(0, size, 2*size+1, 3*size+1), 128, []int{2}},
+		{"out of order", packets(size, 0, 2*size), 128, []int{3}},
+		{"empty buffers between", append(append(packets(0), arena[size:size], nil), packets(size, 2*size)...), 128, []int{1}},
+		{"separate arrays", [][]byte{bytes.Clone(pkt(0)), bytes.Clone(pkt(size)), pkt(2 * size), pkt(3 * size)}, 128, []int{3}},
+		{"buffers cut across datagrams", [][]byte{arena[0:150], arena[150:350], arena[350:1000]}, 3, []int{1, 1, 1, 1}},
+		{"apart, cut across datagrams", [][]byte{bytes.Clone(arena[0:150]), arena[150:350], arena[351:1001]}, 3, []int{2, 2, 1, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := Message{Buffers: tc.bufs, OOB: AppendSegmentSize(nil, size), Addr: netip.MustParseAddrPort("127.0.0.1:9")}
+			var payload []byte
+			for _, b := range tc.bufs {
+				payload = append(payload, b...)
+			}
+			h := getHeaders(0)
+			defer h.put()
+			var cur cursor
+			if err := h.packWrite([]Message{m}, &cur, familyIPv4, packMode{offload: true, maxSegs: tc.maxSegs, splitMsg: -1}); err != nil || cur.msg != 1 {
+				t.Fatalf("packWrite = %v, cursor at message %d", err, cur.msg)
+			}
+			var got []byte
+			var iovs []int
+			for i, p := range packedHeaders(h) {
+				got = append(got, p.data...)
+				iovs = append(iovs, int(h.hdrs[i].Hdr.Iovlen))
+				if len(p.data) > tc.maxSegs*size || int(h.pieces[i].niov) != iovs[i] {
+					t.Fatalf("datagram %d: %d bytes in %d iovecs (piece says %d)", i, len(p.data), iovs[i], h.pieces[i].niov)
+				}
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatalf("the datagrams carry %d bytes, not the %d of the message in order", len(got), len(payload))
+			}
+			if !equalInts(iovs, tc.wantIovs) {
+				t.Errorf("iovecs per datagram %v, want %v", iovs, tc.wantIovs)
 			}
 		})
 	}

@@ -250,7 +250,8 @@ func openGROGSO(g *groRig) (func(int) error, func(int, func(int, []byte)) error,
 }
 
 // groRound moves k datagrams with send and drain and returns the CPU and
-// wall time of what timed covers: "both" (send and drain) or "drain".
+// wall time of what timed covers: "both" (send and drain), "drain" or
+// "send".
 func (g *groRig) groRound(b *testing.B, send func(int) error, drain func(int, func(int, []byte)) error, k int, timed string) (cpu, wall time.Duration, allocs uint64) {
 	_, _, drops0 := memInfo(b, g.rxFd)
 	a0 := heapObjects()
@@ -268,12 +269,19 @@ func (g *groRig) groRound(b *testing.B, send func(int) error, drain func(int, fu
 			b.Fatal(err)
 		}
 	}
+	if timed == "send" {
+		cpu, wall = cpuNow()-c0, time.Since(t0)
+		b.StopTimer()
+		allocs = heapObjects() - a0
+	}
 	if err := drain(k, nil); err != nil {
 		b.Fatal(err)
 	}
-	cpu, wall = cpuNow()-c0, time.Since(t0)
-	b.StopTimer()
-	allocs = heapObjects() - a0
+	if timed != "send" {
+		cpu, wall = cpuNow()-c0, time.Since(t0)
+		b.StopTimer()
+		allocs = heapObjects() - a0
+	}
 	if _, _, drops := memInfo(b, g.rxFd); drops != drops0 {
 		b.Fatalf("the receiver dropped %d of %d datagrams: the benchmark is invalid", drops-drops0, k)
 	}

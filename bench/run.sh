@@ -14,9 +14,10 @@
 #   SYSCALL_BENCHTIME  -benchtime of the system-call counting runs, 100000x
 #   BENCH              benchmark regexp, default . (e.g. 'Drain')
 #   PAIRED             run only paired benchmarks (no system-call counts):
-#                      new = SendPaired and Batch1Paired, all = those and
-#                      DrainPaired and GROPaired (to compare two versions
-#                      of the library in one run each)
+#                      new = SendPaired and Batch1Paired, gso =
+#                      GSOFormPaired (the forms of a GSO message's
+#                      buffers), all = every paired one (to compare two
+#                      versions of the library in one run each)
 #   DRAIN_N            datagrams queued per drain round, default 4096
 #   SEND_N             datagrams per paired send round, default 2048
 #   SEND_SINK          receiver of the paired sends: queue (default) or drop
@@ -35,9 +36,10 @@ COUNT=${COUNT:-6}
 case ${PAIRED:-} in
 '') ;;
 new) BENCH=${BENCH:-'^Benchmark(Send|Batch1)Paired$'} ;;
+gso) BENCH=${BENCH:-'^BenchmarkGSOFormPaired$'} ;;
 all) BENCH=${BENCH:-'Paired$'} ;;
 *)
-	echo "run.sh: PAIRED=$PAIRED: want new or all" >&2
+	echo "run.sh: PAIRED=$PAIRED: want new, gso or all" >&2
 	exit 2
 	;;
 esac

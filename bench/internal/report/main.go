@@ -230,7 +230,7 @@ func (d *data) write(w io.Writer) {
 		d.targets(w)
 		fmt.Fprintln(w)
 	}
-	if d.hasKind("SendPaired") || d.hasKind("Batch1Paired") {
+	if d.hasKind("SendPaired") || d.hasKind("Batch1Paired") || d.hasKind("GSOFormPaired") {
 		d.sendTargets(w)
 	}
 }
@@ -339,6 +339,7 @@ func (d *data) sendTargets(w io.Writer) {
 		{"Conn.WriteBatch 64 within 5% of C sendmmsg (vlen 1024)", "SendPaired", "mmsg-Conn-64_vs_C-sendmmsg-1024", 1.05},
 		{"Conn.ReadBatch of 1 no slower than ReadFromUDPAddrPort", "Batch1Paired", "ReadBatch-1_vs_net-ReadFrom", 1.00},
 		{"Conn.WriteBatch of 1 no slower than WriteToUDPAddrPort", "Batch1Paired", "WriteBatch-1_vs_net-WriteTo", 1.00},
+		{"GSO message, one buffer per packet (adjacent), within 5% of one contiguous buffer", "GSOFormPaired", "adjacent_vs_contiguous", 1.05},
 	}
 	pct := func(v []float64) string {
 		if len(v) == 0 {
