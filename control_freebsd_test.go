@@ -16,7 +16,6 @@ import (
 const (
 	ipv4SrcType = unix.IP_SENDSRCADDR
 	rxqOvflType = -1 // no drop counter
-	sdlFixed    = 8  // IP_RECVIF: a sockaddr_dl of sdl_len >= 8 bytes
 )
 
 // knownCmsgs lists the control messages FreeBSD sends that mmsg decodes,
@@ -45,7 +44,7 @@ func knownCmsgs() []cmsgCase {
 	return []cmsgCase{
 		{"IP_RECVTOS", unix.IPPROTO_IP, unix.IP_RECVTOS, 1, hasTOS},
 		{"IP_RECVDSTADDR", unix.IPPROTO_IP, unix.IP_RECVDSTADDR, 4, func(c *Control) bool { return c.Dst.IsValid() }},
-		{"IP_RECVIF", unix.IPPROTO_IP, unix.IP_RECVIF, sdlFixed, func(c *Control) bool { return c.IfIndex != 0 }},
+		{"IP_RECVIF", unix.IPPROTO_IP, unix.IP_RECVIF, sizeSockaddrDL, func(c *Control) bool { return c.IfIndex != 0 }},
 		{"IPV6_TCLASS", unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4, hasTOS},
 		{"IPV6_PKTINFO", unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, 20, func(c *Control) bool { return c.Dst.IsValid() }},
 		{"SCM_TIMESTAMP", unix.SOL_SOCKET, unix.SCM_TIMESTAMP, pair(timeT, long), hasTimestamp},

@@ -17,7 +17,6 @@ import (
 const (
 	ipv4SrcType = unix.IP_PKTINFO
 	rxqOvflType = unix.SO_RXQ_OVFL
-	sdlFixed    = -1 // no sockaddr_dl messages on Linux
 )
 
 // knownCmsgs lists the control messages Linux sends that mmsg decodes,

@@ -5,6 +5,7 @@ package mmsg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"runtime"
@@ -242,13 +243,23 @@ func TestControlTruncatedNoMadeUpFields(t *testing.T) {
 
 // cmsgCase is a control message type this OS sends, with the size its
 // payload has on this OS and ABI, worked out here from the kernel's
-// declarations independently of the package's tables.
+// declarations independently of the package's tables; or sizeSockaddrDL
+// for a payload whose size the payload itself gives.
 type cmsgCase struct {
 	name       string
 	level, typ int
 	size       int
 	filled     func(*Control) bool // whether a field was set
 }
+
+// sizeSockaddrDL as a cmsgCase size marks a struct sockaddr_dl payload
+// (FreeBSD's IP_RECVIF): sdl_len bytes, at least its sdlFixedPart. It is
+// negative so that it can never equal a payload size: on i386 FreeBSD a
+// struct timeval is also 8 bytes.
+const (
+	sizeSockaddrDL = -1
+	sdlFixedPart   = 8 // offsetof(struct sockaddr_dl, sdl_data)
+)
 
 func hasTimestamp(c *Control) bool { return !c.Timestamp.IsZero() }
 
@@ -277,25 +288,30 @@ func TestParseControlSizes(t *testing.T) {
 			for i := range payload {
 				payload[i] = byte(0x41 + i) // non-zero everywhere
 			}
-			if k.size == sdlFixed && n >= 8 {
+			sdl := k.size == sizeSockaddrDL
+			if sdl && n >= sdlFixedPart {
 				// A consistent sockaddr_dl: sdl_len = n, AF_LINK.
 				payload[0], payload[1], payload[5], payload[6], payload[7] = byte(n), byte(afLink), 0, 0, 0
 			}
 			var c Control
 			err := ParseControl(refCmsg(int32(k.level), int32(k.typ), payload), &c)
-			ok := n == k.size || (k.size == sdlFixed && n >= 8)
+			ok := n == k.size || (sdl && n >= sdlFixedPart)
 			if ok {
 				if err != nil || !k.filled(&c) {
 					t.Errorf("%s with %d bytes (its size): %v, %+v", k.name, n, err, c)
 				}
 				continue
 			}
+			size := fmt.Sprint(k.size)
+			if sdl {
+				size = fmt.Sprintf("at least %d", sdlFixedPart)
+			}
 			var ce *ControlError
 			if !errors.As(err, &ce) || ce.Reason != reasonSize {
-				t.Errorf("%s with %d bytes (size %d): err = %v, want %q", k.name, n, k.size, err, reasonSize)
+				t.Errorf("%s with %d bytes (size %s): err = %v, want %q", k.name, n, size, err, reasonSize)
 			}
 			if c != (Control{}) {
-				t.Errorf("%s with %d bytes (size %d): fields filled from a malformed message: %+v", k.name, n, k.size, c)
+				t.Errorf("%s with %d bytes (size %s): fields filled from a malformed message: %+v", k.name, n, size, c)
 			}
 		}
 	}
