@@ -27,9 +27,9 @@ type GSOInfo struct {
 	// datagram; a message with more is sent as several, each also at
 	// most 65507 bytes (65527 over IPv6). It is the smaller of the
 	// kernel's limit and the Conn's own (SetMaxSegments). The kernel's
-	// limit, UDP_MAX_SEGMENTS, is 128 from Linux 6.9 (and 6.1.107) and 64 before: it
-	// starts at 128 and drops to 64 for good the first time the kernel
-	// refuses more (EINVAL) and accepts 64.
+	// limit, UDP_MAX_SEGMENTS, is 128 from Linux 6.9 (and 6.1.107) and
+	// 64 before: it starts at 128 and drops to 64 for good the first
+	// time the kernel refuses more (EINVAL) and accepts 64.
 	MaxSegments int
 }
 
