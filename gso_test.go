@@ -364,8 +364,14 @@ func TestGSOOneSegment(t *testing.T) {
 		} {
 			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
 				defer sendOnOneCPU(t)() // the order is checked (see sendOnOneCPU)
-				r, s, rconn, _ := ctlPair(t, f.network, f.addr)
+				r, s, rconn, sconn := ctlPair(t, f.network, f.addr)
 				ctlRcvbuf(t, rconn, 4<<20)
+				// FreeBSD refuses a UDP datagram larger than the send
+				// buffer (EMSGSIZE: sosend_dgram checks it against
+				// sb_hiwat, net.inet.udp.maxdgram, 9216 by default).
+				if err := sconn.SetWriteBuffer(256 << 10); err != nil {
+					t.Fatal(err)
+				}
 				next := 0
 				ms, want := gsoBuild([]gsoPlan{tc.plan, {0, 10, 1}}, connAddr(rconn), &next, nil)
 				if n, err := s.WriteBatch(ms, 0); n != 2 || err != nil || ms[0].N != tc.plan.total {
