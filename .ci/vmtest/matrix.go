@@ -205,13 +205,14 @@ func cmdTest(ctx context.Context, e *env, args []string) int {
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
 	start := time.Now()
+	// The kernels are started in the order of the table, -j at a time.
 	for i, r := range rows {
 		kr := &kernelReport{Row: r}
 		reports[i] = kr
+		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			testKernel(ctx, e, builds, kr, pkgs, targs, envs, *runs, time.Duration(*secs)*time.Second)
 		}()

@@ -160,7 +160,9 @@ func (b *boot) qemuArgs(root string) []string {
 			"-drive", "file="+root+",format=raw,if=virtio,readonly=on",
 			"-device", "virtio-rng-pci")
 	}
-	return append(args, "-nographic", "-no-reboot",
+	// -nic none: no network card (the tests use loopback only), so no
+	// card's option ROM is needed either.
+	return append(args, "-nographic", "-no-reboot", "-nic", "none",
 		"-kernel", b.Kernel, "-initrd", root,
 		"-append", "console="+b.Row.Console+" panic=-1 quiet")
 }
@@ -312,8 +314,9 @@ func buildInit(root, work string, r kernelRow) (string, error) {
 			}
 			return c
 		}, key))
-		cmd := exec.Command("go", "build", "-trimpath", "-o", ib.path, "./.ci/vmtest/vminit")
-		cmd.Dir = root
+		// Its files by name: it builds inside or outside a module.
+		cmd := exec.Command("go", "build", "-trimpath", "-o", ib.path, "main.go", "init_"+r.GOOS+".go")
+		cmd.Dir = filepath.Join(root, ".ci", "vmtest", "vminit")
 		cmd.Env = append(os.Environ(), append([]string{"GOOS=" + r.GOOS, "GOARCH=" + goarch, "CGO_ENABLED=0", "GOFLAGS="}, env...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			ib.err = fmt.Errorf("build vminit for %s: %v\n%s", key, err, out)
