@@ -537,6 +537,7 @@ step_freebsd_build() {
 step_vm() {
 	host_is_linux_amd64 || die "needs a linux/amd64 host"
 	[[ $VM_RUNS =~ ^[1-9][0-9]*$ ]] || die "VM_RUNS=$VM_RUNS is not a positive number"
+	run go test -count=1 ./.ci/vmtest
 	vmtest
 	local more=()
 	read -r -a more <<<"${VM_TEST_ARGS:-}"

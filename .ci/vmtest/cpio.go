@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // cpioWriter writes a "newc" cpio archive, the format of a Linux initramfs
@@ -140,7 +139,3 @@ func (c *cpioWriter) Close() error {
 	}
 	return c.w.Flush()
 }
-
-// cleanName makes an archive path relative ("/a/b" -> "a/b"), the form
-// the kernel's initramfs unpacker and cpio(1) expect.
-func cleanName(p string) string { return strings.TrimPrefix(path.Clean(p), "/") }
