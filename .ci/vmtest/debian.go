@@ -365,7 +365,7 @@ func debianKernel(cacheRoot string, k kernelRow, refresh bool) (kernel, pkgver s
 			warnf("%s: %v; using the cached %s", k.Name, err, filepath.Base(cached))
 			return cached, cachedPkg, nil
 		}
-		return "", "", fmt.Errorf("%s: %w", k.Name, err)
+		return "", "", fmt.Errorf("no kernel from the Debian archive: %w", err)
 	}
 	if err := os.WriteFile(chosen, []byte(filepath.Base(kernel)+" "+pkgver+"\n"), 0o644); err != nil {
 		return "", "", err
