@@ -326,7 +326,12 @@ func printRun(r *runReport, runs int) {
 		st, r.Kernel, r.Pkg, r.Run, runs, r.Tally.Pass, r.Tally.Skip, r.Tally.Fail, r.Status, r.Wall.Seconds(), r.Release)
 	for _, name := range r.Failed {
 		fmt.Fprintf(&b, "      --- FAIL: %s\n", name)
-		for _, l := range strings.Split(strings.TrimRight(r.Blocks[name], "\n"), "\n") {
+		lines := strings.Split(strings.TrimRight(r.Blocks[name], "\n"), "\n")
+		const most = 40
+		if len(lines) > most {
+			lines = append(lines[:most], fmt.Sprintf("    ... %d more lines", len(lines)-most))
+		}
+		for _, l := range lines {
 			if l != "" {
 				fmt.Fprintf(&b, "      %s\n", l)
 			}
