@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -73,4 +75,18 @@ func powerOff() {
 	if err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
 		logf("power off: %v", err)
 	}
+}
+
+// firstLine returns the first line of a file, trimmed, or "?".
+func firstLine(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if sc.Scan() {
+		return strings.TrimSpace(sc.Text())
+	}
+	return "?"
 }

@@ -18,7 +18,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -124,18 +123,4 @@ func main() {
 	}
 	logf("program exited with status %d after %v", status, time.Since(start).Round(time.Millisecond))
 	finish(status)
-}
-
-// firstLine returns the first line of a file, trimmed, or "?".
-func firstLine(name string) string {
-	f, err := os.Open(name)
-	if err != nil {
-		return "?"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if sc.Scan() {
-		return strings.TrimSpace(sc.Text())
-	}
-	return "?"
 }
