@@ -40,6 +40,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -137,6 +138,9 @@ func main() {
 func (e *env) kernelFile(r kernelRow, refresh bool) (path, version, skip string, err error) {
 	if r.Source == "freebsd" {
 		k, why := freebsdKernel(e.cache)
+		if k == "" && os.Getenv("FREEBSD_KERNEL") != "" {
+			return "", "", "", errors.New(why) // asked for, not there
+		}
 		return k, "", why, nil
 	}
 	k, v, err := debianKernel(e.cache, r, refresh)
