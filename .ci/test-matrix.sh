@@ -6,30 +6,39 @@
 #
 # Needs: a linux/amd64 host, go (>= 1.21, to fetch the pinned toolchains
 # from the module proxy), gcc (for -race), git, qemu-user, the Debian cross
-# compilers used by ./mkall.sh and shellcheck; for the FreeBSD VM step also
-# qemu-system-x86, xorriso and bc. `.ci/run` installs them on Debian/Ubuntu
-# and then runs this script.
+# compilers used by ./mkall.sh, shellcheck, and for the real-kernel steps
+# (.ci/vmtest) qemu-system-*, dpkg-deb, xz, gpgv with Debian's archive
+# keyring, xorriso and a Debian mirror in the apt configuration (or
+# DEBIAN_MIRROR). `.ci/run` installs them on Debian/Ubuntu and then runs
+# this script.
 #
 # Every step runs even if an earlier one failed; the last line is
 # "N passed, M failed" and the exit status is non-zero if anything failed.
 #
 # Knobs (environment):
 #   MATRIX_ONLY        "WORD ...": run only the steps step_WORD (e.g. "vet api")
-#   MATRIX_JOBS        qemu architectures tested at once (default 2)
-#   QEMU_TIMEOUT       seconds per qemu test binary (default 600)
-#   FREEBSD_KERNEL     a FreeBSD amd64 kernel with a PVH entry: the FreeBSD
-#                      VM step runs the suite on it (skipped when unset)
-#   FREEBSD_VM         the runner (default ../shared/freebsd-vm/run-test.sh,
-#                      relative to the checkout)
-#   FREEBSD_RUNS       how many times the VM step runs the suite (default 3;
-#                      a binary that hangs is not run again)
-#   FREEBSD_TIMEOUT    seconds per VM run of one test binary (default 900;
-#                      the binary's -test.timeout is 2 minutes less, so that
-#                      a hang ends in a goroutine dump)
-#   FREEBSD_TEST_ARGS  more arguments for the FreeBSD test binaries
+#   MATRIX_JOBS        qemu-user architectures, and VMs, at once (default 2)
+#   QEMU_TIMEOUT       seconds per qemu-user test binary (default 600)
+#   VM_KERNELS_ONLY    the kernels of the Linux VM step (default linux: every
+#                      Linux row of VM_KERNELS in .ci/targets; or names,
+#                      comma-separated)
+#   VM_RUNS            runs of every test binary on every Linux kernel
+#                      (default 1)
+#   VM_TIMEOUT         seconds per VM run of one test binary (default 600;
+#                      the binary's -test.timeout is 90 s less, so that a
+#                      hang ends in a goroutine dump)
+#   VM_TEST_ARGS       more arguments for the VM test binaries
 #                      (e.g. -test.run=... or -test.skip=...)
-#   FREEBSD_VM_LOCK    if set, a file to flock around each VM run (machines
-#                      that allow one VM at a time)
+#   DEBIAN_MIRROR      the Debian archive the kernels come from (default:
+#                      the Debian mirror of the host's apt configuration)
+#   FREEBSD_KERNEL     a FreeBSD amd64 kernel with a PVH entry (default:
+#                      ${XDG_CACHE_HOME:-$HOME/.cache}/mmsg/vm/freebsd/kernel;
+#                      the FreeBSD VM step is skipped when there is none)
+#   FREEBSD_RUNS       how many times the FreeBSD VM step runs the suite
+#                      (default 3; a binary that hangs is not run again)
+#   FREEBSD_TIMEOUT    seconds per FreeBSD VM run of one test binary
+#                      (default 900)
+#   FREEBSD_TEST_ARGS  more arguments for the FreeBSD test binaries
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,15 +48,31 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MATRIX_JOBS=${MATRIX_JOBS:-2}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
-FREEBSD_VM=${FREEBSD_VM:-../shared/freebsd-vm/run-test.sh}
+# in_list WORD LIST...: whether WORD is one of LIST.
+in_list() {
+	local w=$1 x
+	shift
+	for x in "$@"; do
+		[[ $x == "$w" ]] && return 0
+	done
+	return 1
+}
+
+VM_KERNELS_ONLY=${VM_KERNELS_ONLY:-linux}
+VM_RUNS=${VM_RUNS:-1}
+VM_TIMEOUT=${VM_TIMEOUT:-600}
 FREEBSD_RUNS=${FREEBSD_RUNS:-3}
 FREEBSD_TIMEOUT=${FREEBSD_TIMEOUT:-900}
 
 mapfile -t VET_TARGETS < <(vet_targets)
 mapfile -t LINUX_ARCHES < <(linux_arches)
+mapfile -t VM_LINUX_ARCHES < <(vm_goarches linux)
+mapfile -t VM_LINUX_KERNELS < <(vm_kernels linux)
+mapfile -t VM_FREEBSD_ARCHES < <(vm_goarches freebsd)
+# The whole suite runs under qemu-user only where no real kernel runs it.
 QEMU_ARCHES=()
 for a in "${LINUX_ARCHES[@]}"; do
-	if [[ $(linux_field "$a" 3) != - ]]; then QEMU_ARCHES+=("$a"); fi
+	if [[ $(linux_field "$a" 3) != - ]] && ! in_list "$a" "${VM_LINUX_ARCHES[@]}"; then QEMU_ARCHES+=("$a"); fi
 done
 
 WORK=$(mktemp -d -t mmsg-matrix.XXXXXX)
@@ -126,15 +151,6 @@ bin_name() {
 	echo "${p:-$(basename "$MODULE")}"
 }
 
-# in_list WORD LIST...: whether WORD is one of LIST.
-in_list() {
-	local w=$1 x
-	shift
-	for x in "$@"; do
-		[[ $x == "$w" ]] && return 0
-	done
-	return 1
-}
 # Directories of every module of the checkout (".", bench, .ci/xsyslayout,
 # ...), one per line.
 list_modules() {
@@ -152,6 +168,25 @@ install_tool() {
 		(cd "$WORK" && GOBIN=$WORK/bin GOFLAGS='' go install "$2")
 	fi
 	TOOL=$WORK/bin/$1
+}
+# vmtest: build .ci/vmtest (the VM test runner, docs/kernels.md) once; sets
+# VMTEST to its path.
+vmtest() {
+	mkdir -p "$WORK/bin"
+	if [[ ! -x $WORK/bin/vmtest ]]; then
+		run go build -o "$WORK/bin/vmtest" ./.ci/vmtest
+	fi
+	VMTEST=$WORK/bin/vmtest
+}
+# can_exec_386: whether this host executes linux/386 programs (a kernel
+# without IA32 emulation answers ENOEXEC): a tiny static one is tried.
+can_exec_386() {
+	local d=$WORK/probe386
+	mkdir -p "$d"
+	printf 'package main\n\nfunc main() {}\n' >"$d/main.go"
+	printf 'module probe\n\ngo 1.21\n' >"$d/go.mod"
+	(cd "$d" && GOOS=linux GOARCH=386 CGO_ENABLED=0 GOFLAGS='' go build -o probe .) || return 1
+	"$d/probe" 2>"$d/err"
 }
 
 # ---------------------------------------------------------------- steps
@@ -195,8 +230,10 @@ step_vet() {
 		local cgo=0 pkgs=(./...) cmd=(vet) note=
 		if [[ $t == "$host" ]]; then
 			cgo=$(go env CGO_ENABLED)
-			pkgs+=(./.ci/apicheck)
+			pkgs+=(./.ci/apicheck ./.ci/vmtest)
 		fi
+		# The VMs' PID 1.
+		if [[ $goos == linux || $goos == freebsd ]]; then pkgs+=(./.ci/vmtest/vminit); fi
 		if in_list "$t" "${CGO_LINK_TARGETS[@]}"; then
 			# go vet refuses these without a C toolchain for the target:
 			# compile the library packages instead (no linking).
@@ -221,7 +258,8 @@ step_staticcheck() {
 	"$sc" -version
 	for goos in "${STATICCHECK_GOOS[@]}"; do
 		local pkgs=(./...)
-		[[ $goos != linux ]] || pkgs+=(./.ci/apicheck)
+		[[ $goos != linux ]] || pkgs+=(./.ci/apicheck ./.ci/vmtest/...)
+		[[ $goos != freebsd ]] || pkgs+=(./.ci/vmtest/vminit)
 		echo "+ GOOS=$goos staticcheck ${pkgs[*]}"
 		GOOS=$goos CGO_ENABLED=0 "$sc" "${pkgs[@]}" || failed+=("$goos")
 	done
@@ -340,13 +378,22 @@ step_xsyslayout() {
 			failed+=("build linux/$a")
 			continue
 		fi
-		local emu=() q out
+		local emu=() q out k how=native
 		q=$(linux_field "$a" 3)
-		if [[ $q != - ]]; then emu=("$q"); fi
-		if out=$(cd "$m" && timeout "$QEMU_TIMEOUT" "${emu[@]}" "$bin" -test.count=1 -test.v 2>&1); then
-			printf 'ok    linux/%-9s %s: %s\n' "$a" "${emu[*]:-native}" "$(grep -c -- '--- PASS' <<<"$out") tests passed"
+		if [[ $q != - ]]; then
+			emu=(timeout "$QEMU_TIMEOUT" "$q") how=$q
+		elif [[ $a == 386 ]] && ! can_exec_386; then
+			# This host cannot execute 386 code: on the 32-bit kernel.
+			k=$(vm_kernels linux | grep -m1 '^386')
+			vmtest
+			emu=("$VMTEST" run -k "$k" -t "$VM_TIMEOUT" -p .) how="VM $k"
 		else
-			printf 'FAIL  linux/%-9s %s\n%s\n' "$a" "${emu[*]:-native}" "$out"
+			emu=(timeout "$QEMU_TIMEOUT")
+		fi
+		if out=$(cd "$m" && "${emu[@]}" "$bin" -test.count=1 -test.v 2>&1); then
+			printf 'ok    linux/%-9s %s: %s\n' "$a" "$how" "$(grep -c -- '--- PASS' <<<"$out") tests passed"
+		else
+			printf 'FAIL  linux/%-9s %s\n%s\n' "$a" "$how" "$out"
 			failed+=("test linux/$a")
 		fi
 	done
@@ -366,8 +413,14 @@ step_race() {
 	run env CGO_ENABLED=1 go test -race -count=1 ./...
 }
 
+# linux/386 natively, where the host can execute it; the VM step runs it
+# on a 32-bit kernel in any case.
 step_386() {
 	host_is_linux_amd64 || die "needs a linux/amd64 host (386 binaries run natively there)"
+	if ! can_exec_386; then
+		skip "this host cannot execute linux/386 programs ($(head -c 200 "$WORK/probe386/err" | tr '\n' ' ')); linux/386 runs on the 32-bit kernel of the VM step ($(vm_kernels linux | grep '^386' | tr '\n' ' '| sed 's/ $//'))"
+		return
+	fi
 	run env GOARCH=386 CGO_ENABLED=0 go test -count=1 ./...
 }
 
@@ -476,88 +529,47 @@ step_freebsd_build() {
 	((${#failed[@]} == 0)) || die "FreeBSD test build failed for: ${failed[*]}"
 }
 
+# Every package's test binary on every Linux kernel of VM_KERNELS
+# (.ci/targets), each the only program of a qemu-system VM (.ci/vmtest,
+# docs/kernels.md): Debian's kernels, downloaded once into the per-user
+# cache. A table per kernel, then one line per failed test and per skip
+# reason.
+step_vm() {
+	host_is_linux_amd64 || die "needs a linux/amd64 host"
+	[[ $VM_RUNS =~ ^[1-9][0-9]*$ ]] || die "VM_RUNS=$VM_RUNS is not a positive number"
+	run go test -count=1 ./.ci/vmtest
+	vmtest
+	local more=()
+	read -r -a more <<<"${VM_TEST_ARGS:-}"
+	run "$VMTEST" test -k "$VM_KERNELS_ONLY" -j "$MATRIX_JOBS" -runs "$VM_RUNS" -t "$VM_TIMEOUT" \
+		-args "${more[*]}" ./... || die "tests failed on real Linux kernels (the FAIL lines above)"
+}
+
 # The whole suite on a real FreeBSD kernel (issue 7): every package's
-# freebsd/amd64 test binary, booted by $FREEBSD_VM as the only program of a
-# qemu-system-x86_64 VM, FREEBSD_RUNS times. Only when FREEBSD_KERNEL names a
-# kernel file; none ships with the project (the GitHub workflow's FreeBSD
-# job runs the same tests on FreeBSD's own release image instead).
+# freebsd/amd64 and freebsd/386 test binaries on one amd64 kernel (built
+# with COMPAT_FREEBSD32), FREEBSD_RUNS times, through .ci/vmtest. The
+# kernel is $FREEBSD_KERNEL or the one in the per-user cache; none ships
+# with the project (the GitHub workflow's FreeBSD job runs the tests on
+# FreeBSD's own release image instead).
 step_freebsd_vm() {
-	if [[ -z ${FREEBSD_KERNEL:-} ]]; then
-		skip "FreeBSD VM suite: FREEBSD_KERNEL not set (set it to a FreeBSD amd64 kernel with a PVH entry to run the tests on FreeBSD under qemu; see README)"
-		return
-	fi
-	[[ -f $FREEBSD_KERNEL ]] || die "FREEBSD_KERNEL=$FREEBSD_KERNEL is not a file"
-	[[ -f $FREEBSD_VM ]] || die "FreeBSD VM runner $FREEBSD_VM not found (set FREEBSD_VM)"
-	need qemu-system-x86_64 xorriso bc
+	host_is_linux_amd64 || die "needs a linux/amd64 host"
 	[[ $FREEBSD_RUNS =~ ^[1-9][0-9]*$ ]] || die "FREEBSD_RUNS=$FREEBSD_RUNS is not a positive number"
 	if ! [[ $FREEBSD_TIMEOUT =~ ^[0-9]+$ ]] || ((FREEBSD_TIMEOUT <= 180)); then
 		die "FREEBSD_TIMEOUT=$FREEBSD_TIMEOUT: want more than 180 (seconds)"
 	fi
-	local targs=(-test.v -test.count=1 "-test.timeout=$((FREEBSD_TIMEOUT - 120))s")
+	vmtest
+	local why rc=0
+	why=$("$VMTEST" path freebsd-amd64 2>&1 >/dev/null) || rc=$?
+	if ((rc == 3)); then
+		skip "FreeBSD VM suite: ${why#vmtest: }"
+		return
+	fi
+	((rc == 0)) || die "$why"
+	need xorriso
 	local more=()
 	read -r -a more <<<"${FREEBSD_TEST_ARGS:-}"
-	targs+=("${more[@]}")
-	local kernel vm lock=()
-	kernel=$(cd "$(dirname "$FREEBSD_KERNEL")" && pwd)/$(basename "$FREEBSD_KERNEL")
-	vm=$(cd "$(dirname "$FREEBSD_VM")" && pwd)/$(basename "$FREEBSD_VM")
-	if [[ -n ${FREEBSD_VM_LOCK:-} ]]; then
-		need flock
-		lock=(flock "$FREEBSD_VM_LOCK")
-	fi
-	list_packages >"$WORK/packages"
-	mkdir -p "$WORK/fbsdvm"
-	local pkg pdir bin bins=() dirs=()
-	while IFS=$'\t' read -r pkg pdir; do
-		bin=$WORK/fbsdvm/$(bin_name "$pkg").test
-		run env GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$bin" "$pkg"
-		if [[ -e $bin ]]; then
-			bins+=("$bin") dirs+=("$pdir")
-		fi
-	done <"$WORK/packages"
-	echo "kernel: $kernel; $FREEBSD_RUNS run(s) of ${#bins[@]} test binaries, ${FREEBSD_TIMEOUT}s limit each; test flags: ${targs[*]}"
-	local r i name log rc start failed=() pass skip fail hung=()
-	for ((r = 1; r <= FREEBSD_RUNS; r++)); do
-		for i in "${!bins[@]}"; do
-			bin=${bins[$i]} name=$(basename "${bins[$i]}" .test)
-			if in_list "$name" "${hung[@]}"; then
-				echo "SKIP  run $r/$FREEBSD_RUNS $name: it hung in an earlier run"
-				continue
-			fi
-			log=$WORK/fbsdvm/$name.run$r.log
-			start=$(now_us)
-			rc=0
-			"${lock[@]}" env FREEBSD_KERNEL="$kernel" "$vm" -p "${dirs[$i]}" -t "$FREEBSD_TIMEOUT" \
-				"$bin" "${targs[@]}" >"$log" 2>&1 || rc=$?
-			pass=$(grep -c -E '^\s*--- PASS' "$log" || true)
-			skip=$(grep -c -E '^\s*--- SKIP' "$log" || true)
-			fail=$(grep -c -E '^\s*--- FAIL' "$log" || true)
-			printf '%-4s  run %d/%d %s: %d passed, %d skipped, %d failed (counting subtests), exit %d, %ss\n' \
-				"$( ((rc == 0)) && echo ok || echo FAIL)" "$r" "$FREEBSD_RUNS" "$name" \
-				"$pass" "$skip" "$fail" "$rc" "$(secs "$start")"
-			# The runner's own lines (kernel, qemu's wall time, status).
-			grep -E '^freebsd-vm: ' "$log" | sed 's/^/      /' || true
-			# Every skip with its reason: go test -v prints a test's log
-			# lines (t.Skip's message) between its "=== RUN" (or "=== NAME"
-			# / "=== CONT") line and its "--- SKIP" line.
-			awk '/^=== (RUN|CONT|NAME) / { name = $3; if ($2 == "RUN") buf[name] = ""; next }
-				/^ *--- SKIP: / { print; printf "%s", buf[$3]; next }
-				/^ *--- (PASS|FAIL): / { next }
-				name != "" { buf[name] = buf[name] $0 "\n" }' "$log" | sed 's/^/      /'
-			if ((rc != 0)); then
-				failed+=("run $r: $name")
-				# A hang (the binary's -test.timeout, or no status at all)
-				# is not run again: the worst case stays one limit per
-				# binary, whatever FREEBSD_RUNS is.
-				if ((rc == 3)) || grep -q '^panic: test timed out' "$log"; then
-					hung+=("$name")
-				fi
-				echo "----- $name run $r log -----"
-				cat "$log"
-				echo "----- end of $name run $r log -----"
-			fi
-		done
-	done
-	((${#failed[@]} == 0)) || die "FreeBSD VM: $(printf '%s; ' "${failed[@]}")"
+	run "$VMTEST" test -k freebsd -j "$MATRIX_JOBS" -runs "$FREEBSD_RUNS" -t "$FREEBSD_TIMEOUT" \
+		-args "${more[*]}" ./... || die "tests failed on the FreeBSD kernel (the FAIL lines above)"
 }
 step_mkall() {
 	[[ -f mkall.sh ]] || die "mkall.sh not found at the repository root"
@@ -643,9 +655,10 @@ STEPS=(
 	"layouts vs the newest x/sys's unix.Mmsghdr (.ci/xsyslayout):step_xsyslayout"
 	"go test -race -count=1 ./... (linux/amd64):step_race"
 	"GOARCH=386 go test -count=1 ./... (native):step_386"
-	"go test under qemu-user (${#QEMU_ARCHES[@]} linux arches):step_qemu"
+	"go test under qemu-user (linux/{${QEMU_ARCHES[*]}}: no kernel in VM_KERNELS):step_qemu"
+	"go test on ${#VM_LINUX_KERNELS[@]} real Linux kernels, qemu-system (.ci/vmtest):step_vm"
 	"go test -c for freebsd/{${FREEBSD_ARCHES[*]}}:step_freebsd_build"
-	"FreeBSD VM suite (FREEBSD_KERNEL):step_freebsd_vm"
+	"go test on a real FreeBSD kernel, freebsd/{${VM_FREEBSD_ARCHES[*]}} (.ci/vmtest):step_freebsd_vm"
 	"./mkall.sh leaves the checkout unchanged:step_mkall"
 	"actionlint $ACTIONLINT_VERSION .github/workflows/ci.yml:step_actionlint"
 	"bench/ module: go vet + go test:step_bench"
