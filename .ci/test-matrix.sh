@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check of the project; the steps are listed in STEPS at the end
-# and in README ("Tests"), the targets they cover in .ci/targets.
+# and in docs/targets.md ("Tests"), the targets they cover in .ci/targets.
 #
 #   ./.ci/test-matrix.sh
 #
