@@ -324,6 +324,13 @@ func printRun(r *runReport, runs int) {
 	}
 	fmt.Fprintf(&b, "%s  %-14s %s run %d/%d: %d passed, %d skipped, %d failed, exit %d, %.1fs (%s)\n",
 		st, r.Kernel, r.Pkg, r.Run, runs, r.Tally.Pass, r.Tally.Skip, r.Tally.Fail, r.Status, r.Wall.Seconds(), r.Release)
+	// vminit's own lines that say something happened besides the run
+	// (a program killed before it printed anything, run again).
+	for _, l := range strings.Split(string(r.Output), "\n") {
+		if strings.HasPrefix(l, "vminit: ") && strings.Contains(l, "once more") {
+			fmt.Fprintf(&b, "      NOTE: %s\n", l)
+		}
+	}
 	for _, name := range r.Failed {
 		fmt.Fprintf(&b, "      --- FAIL: %s\n", name)
 		lines := strings.Split(strings.TrimRight(r.Blocks[name], "\n"), "\n")
