@@ -42,6 +42,9 @@ type result struct {
 
 const (
 	markerPrefix = "VMTEST-EXIT-STATUS: "
+	// exitedPrefix begins vminit's line with the program's status,
+	// printed before the marker.
+	exitedPrefix = "vminit: program exited with status "
 	// afterMarker: how long a machine may take to power off once the
 	// program's status is in; then qemu is killed.
 	afterMarker = 15 * time.Second
@@ -200,6 +203,7 @@ func (b *boot) Run(ctx context.Context) (*result, error) {
 		br := bufio.NewReaderSize(pr, 64<<10)
 		var console, output bytes.Buffer
 		started, ended := false, false
+		exited := -1 // the status on vminit's "program exited" line
 		for {
 			line, err := br.ReadBytes('\n')
 			if len(line) > 0 {
@@ -224,6 +228,15 @@ func (b *boot) Run(ctx context.Context) (*result, error) {
 						time.AfterFunc(afterMarker, cancel)
 					}
 				}
+				// vminit says the status twice: on the marker line,
+				// and before it on its own line, which the kernel's
+				// shutdown messages cannot cut into (they come after
+				// the marker).
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(s), exitedPrefix); ok {
+					if n, err := strconv.Atoi(strings.Fields(rest + " x")[0]); err == nil {
+						exited = n
+					}
+				}
 				if rel, ok := strings.CutPrefix(s, "vminit: kernel "); ok && res.Release == "" {
 					rel, _, _ = strings.Cut(rel, ";")
 					res.Release = rel
@@ -232,6 +245,10 @@ func (b *boot) Run(ctx context.Context) (*result, error) {
 			if err != nil {
 				break
 			}
+		}
+		if !ended && exited >= 0 {
+			// The marker line was cut by the kernel's messages.
+			res.Status = exited
 		}
 		res.Console, res.Output = console.Bytes(), output.Bytes()
 	}()

@@ -116,6 +116,15 @@ func kernelRelease() string {
 	return "FreeBSD " + s
 }
 
+// drainConsole waits until the console has sent what was written to it
+// (tcdrain): the kernel prints its shutdown messages straight to the
+// console, and would cut into a status line still in the tty's queue
+// ("VMTEST-EXIT-STWaiting (max 60 seconds) for system process `vnlru' to
+// stop... done ATUS: 0", seen once).
+func drainConsole() {
+	syscall.Syscall(syscall.SYS_IOCTL, 1, syscall.TIOCDRAIN, 0)
+}
+
 func powerOff() {
 	syscall.Sync()
 	syscall.Syscall(syscall.SYS_REBOOT, rbPowerOff|rbNoSync, 0, 0)

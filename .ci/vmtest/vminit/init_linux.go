@@ -70,6 +70,11 @@ func kernelRelease() string {
 	return "Linux " + firstLine("/proc/sys/kernel/osrelease")
 }
 
+// drainConsole is FreeBSD's: with "quiet", Linux prints nothing at power
+// off that could cut into the status line (and the host also reads the
+// status from vminit's "program exited" line).
+func drainConsole() {}
+
 func powerOff() {
 	syscall.Sync()
 	if err := syscall.Reboot(syscall.LINUX_REBOOT_CMD_POWER_OFF); err != nil {

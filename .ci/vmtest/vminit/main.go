@@ -79,6 +79,7 @@ func finish(status int) {
 	// A newline first: the program's last line may lack one.
 	fmt.Fprintf(os.Stdout, "\nVMTEST-EXIT-STATUS: %d\n", status)
 	os.Stdout.Sync()
+	drainConsole()
 	powerOff()
 	// If the machine does not power off, returning from PID 1 panics the
 	// kernel, which (panic=-1, qemu -no-reboot) ends qemu too.
