@@ -43,20 +43,23 @@ func (s *connSys) init(c *Conn, _ syscall.Conn) error {
 			return
 		}
 		sa, err := unix.Getsockname(int(fd))
+		inet := true
 		switch sa.(type) {
-		case *unix.SockaddrInet4, *unix.SockaddrInet6:
+		case *unix.SockaddrInet4:
 			c.family, c.network = familyIPv4, "udp"
-			if _, ok := sa.(*unix.SockaddrInet6); ok {
-				c.family = familyIPv6
-			}
-			proto, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
-			s.oneRead = err == nil && (proto == unix.IPPROTO_UDP || proto == unix.IPPROTO_UDPLITE)
+		case *unix.SockaddrInet6:
+			c.family, c.network = familyIPv6, "udp"
 		default:
 			// Another family (AF_UNIX, ...), or one x/sys cannot
 			// decode (EAFNOSUPPORT): messages carry no address.
+			inet = false
 			if err != nil && err != unix.EAFNOSUPPORT {
 				serr = os.NewSyscallError("getsockname", err)
 			}
+		}
+		if inet {
+			proto, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
+			s.oneRead = err == nil && (proto == unix.IPPROTO_UDP || proto == unix.IPPROTO_UDPLITE)
 		}
 		gso = probeGSO(int(fd))
 	})
