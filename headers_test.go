@@ -267,12 +267,7 @@ func TestPackWriteOneSegment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, payload := gsoMessage(tc.n, tc.size, 10)
-			h := getHeaders(0)
-			defer h.put()
-			var cur cursor
-			if err := h.packWrite([]Message{m}, &cur, familyIPv4, packMode{offload: true, maxSegs: tc.maxSegs, splitMsg: -1}); err != nil || cur.msg != 1 {
-				t.Fatalf("packWrite = %v, cursor at message %d", err, cur.msg)
-			}
+			h := packGSO(t, m, tc.maxSegs)
 			var got []byte
 			var lens []int
 			var segs []int32
@@ -344,12 +339,7 @@ func TestPackWriteJoinsAdjacent(t *testing.T) {
 			for _, b := range tc.bufs {
 				payload = append(payload, b...)
 			}
-			h := getHeaders(0)
-			defer h.put()
-			var cur cursor
-			if err := h.packWrite([]Message{m}, &cur, familyIPv4, packMode{offload: true, maxSegs: tc.maxSegs, splitMsg: -1}); err != nil || cur.msg != 1 {
-				t.Fatalf("packWrite = %v, cursor at message %d", err, cur.msg)
-			}
+			h := packGSO(t, m, tc.maxSegs)
 			var got []byte
 			var iovs []int
 			for i, p := range packedHeaders(h) {
@@ -367,4 +357,18 @@ func TestPackWriteJoinsAdjacent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// packGSO packs the one message m with GSO on and at most maxSegs segments
+// per datagram, in one packWrite; the headers go back to the pool when the
+// test ends.
+func packGSO(t *testing.T, m Message, maxSegs int) *headers {
+	t.Helper()
+	h := getHeaders(0)
+	t.Cleanup(h.put)
+	var cur cursor
+	if err := h.packWrite([]Message{m}, &cur, familyIPv4, packMode{offload: true, maxSegs: maxSegs, splitMsg: -1}); err != nil || cur.msg != 1 {
+		t.Fatalf("packWrite = %v, cursor at message %d", err, cur.msg)
+	}
+	return h
 }

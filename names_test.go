@@ -152,20 +152,10 @@ func TestConnOneMessageCtrunc(t *testing.T) {
 				t.Fatal(err)
 			}
 			dst := connAddr(rconn)
-			read := func(bufs ...[]byte) Message {
-				t.Helper()
-				if n, err := s.WriteBatch([]Message{{Buffers: [][]byte{[]byte("abc")}, Addr: dst}}, 0); n != 1 || err != nil {
-					t.Fatalf("WriteBatch = %d, %v", n, err)
-				}
-				ms := []Message{{Buffers: bufs}}
-				if n, err := r.ReadBatch(ms, 0); n != 1 || err != nil {
-					t.Fatalf("ReadBatch = %d, %v", n, err)
-				}
-				return ms[0]
-			}
 			buf := make([]byte, 64)
-			one := read(buf)                  // the one-message path
-			batch := read(buf[:32], buf[32:]) // two buffers: a batch of one
+			p := []byte("abc")
+			one := sendThenRead(t, s, r, dst, p, buf)                  // the one-message path
+			batch := sendThenRead(t, s, r, dst, p, buf[:32], buf[32:]) // two buffers: a batch of one
 			t.Logf("one buffer: N %d NN %d Flags %#x; two buffers: N %d NN %d Flags %#x",
 				one.N, one.NN, one.Flags, batch.N, batch.NN, batch.Flags)
 			if one.N != 3 || one.NN != 0 || batch.N != 3 || batch.NN != 0 {
@@ -229,20 +219,9 @@ func TestConnOneMessageTruncation(t *testing.T) {
 			r, s, rconn, _ := ctlPair(t, f.network, f.addr)
 			dst := connAddr(rconn)
 			p := connPayload(7, 100)
-			read := func(bufs ...[]byte) Message {
-				t.Helper()
-				if n, err := s.WriteBatch([]Message{{Buffers: [][]byte{p}, Addr: dst}}, 0); n != 1 || err != nil {
-					t.Fatalf("WriteBatch = %d, %v", n, err)
-				}
-				ms := []Message{{Buffers: bufs}}
-				if n, err := r.ReadBatch(ms, 0); n != 1 || err != nil {
-					t.Fatalf("ReadBatch = %d, %v", n, err)
-				}
-				return ms[0]
-			}
 			buf := make([]byte, 10)
-			one := read(buf)
-			batch := read(buf[:4], buf[4:])
+			one := sendThenRead(t, s, r, dst, p, buf)
+			batch := sendThenRead(t, s, r, dst, p, buf[:4], buf[4:])
 			if one.N != 10 || one.Flags != unix.MSG_TRUNC || one.N != batch.N || one.Flags != batch.Flags {
 				t.Errorf("one buffer: N %d Flags %#x; a batch of one: N %d Flags %#x; want N 10, MSG_TRUNC",
 					one.N, one.Flags, batch.N, batch.Flags)
@@ -306,4 +285,19 @@ func TestFallbackErrorNames(t *testing.T) {
 		t.Skip("no ICMP port unreachable on this host's loopback")
 	}
 	checkCall(t, "fallback read from a refusing peer", err, "recvmsg", unix.ECONNREFUSED)
+}
+
+// sendThenRead sends p to dst with s, one message, and reads it with r
+// into one Message whose Buffers are bufs: one buffer takes the
+// one-message path, more make it a batch of one.
+func sendThenRead(t *testing.T, s, r *Conn, dst netip.AddrPort, p []byte, bufs ...[]byte) Message {
+	t.Helper()
+	if n, err := s.WriteBatch([]Message{{Buffers: [][]byte{p}, Addr: dst}}, 0); n != 1 || err != nil {
+		t.Fatalf("WriteBatch = %d, %v", n, err)
+	}
+	ms := []Message{{Buffers: bufs}}
+	if n, err := r.ReadBatch(ms, 0); n != 1 || err != nil {
+		t.Fatalf("ReadBatch = %d, %v", n, err)
+	}
+	return ms[0]
 }
