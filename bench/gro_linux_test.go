@@ -229,24 +229,37 @@ func openGROGSO(g *groRig) (func(int) error, func(int, func(int, []byte)) error,
 					"the benchmark would measure the fallback", k, (k+groSegs-1)/groSegs)
 			}
 			for j := range n {
-				m := &in[j]
-				if err := m.Control(&ctl); err != nil {
+				if err := groWalk(&in[j], &ctl, false, &got, check); err != nil {
 					return err
-				}
-				if m.Flags&unix.MSG_TRUNC != 0 {
-					return fmt.Errorf("coalesced datagram of %d bytes truncated", m.N)
-				}
-				for seg := range mmsg.Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
-					if check != nil {
-						check(got, seg)
-					}
-					got++
 				}
 			}
 		}
 		return nil
 	}
 	return send, drain, nil
+}
+
+// groWalk decodes the control data of m, a buffer a GRO receiver read,
+// and hands each of its datagrams, numbered from *got on, to check (if not
+// nil). A truncated buffer is an error, and so, with coalesced, is a
+// datagram that arrived alone (GSO or GRO was not used).
+func groWalk(m *mmsg.Message, ctl *mmsg.Control, coalesced bool, got *int, check func(int, []byte)) error {
+	if err := m.Control(ctl); err != nil {
+		return err
+	}
+	if m.Flags&unix.MSG_TRUNC != 0 {
+		return fmt.Errorf("coalesced datagram of %d bytes truncated", m.N)
+	}
+	if coalesced && ctl.SegmentSize == 0 {
+		return fmt.Errorf("a datagram of %d bytes arrived alone: GSO or GRO was not used", m.N)
+	}
+	for seg := range mmsg.Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
+		if check != nil {
+			check(*got, seg)
+		}
+		*got++
+	}
+	return nil
 }
 
 // groRound moves k datagrams with send and drain and returns the CPU and

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-mmsg/mmsg"
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkGSOFormPaired compares ways of handing WriteBatch the packets
@@ -133,21 +132,8 @@ func openGSOForm(g *groRig, form string) (send func(k int) error, drain func(k i
 				return err
 			}
 			for j := range n {
-				m := &in[j]
-				if err := m.Control(&ctl); err != nil {
+				if err := groWalk(&in[j], &ctl, true, &got, check); err != nil {
 					return err
-				}
-				if m.Flags&unix.MSG_TRUNC != 0 {
-					return fmt.Errorf("coalesced datagram of %d bytes truncated", m.N)
-				}
-				if ctl.SegmentSize == 0 {
-					return fmt.Errorf("a datagram of %d bytes arrived alone: GSO or GRO was not used", m.N)
-				}
-				for seg := range mmsg.Segments(m.Buffers[0][:m.N], ctl.SegmentSize) {
-					if check != nil {
-						check(got, seg)
-					}
-					got++
 				}
 			}
 		}
