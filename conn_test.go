@@ -1210,11 +1210,15 @@ func connBlockingRead(t *testing.T, c *Conn, sender *net.UDPConn, dst netip.Addr
 		}()
 		return done
 	}
+	restore := sendOnOneCPU(t)
 	for i := range 3 {
 		if _, err := sender.WriteToUDPAddrPort(connPayload(i, 8), dst); err != nil {
+			restore()
 			t.Fatal(err)
 		}
 	}
+	loopbackDelivered(t) // all 3 are queued, not still in the backlog
+	restore()
 	waitConnQueuedBytes(t, c, 3*8)
 	select {
 	case r := <-read():

@@ -80,3 +80,8 @@ func loopbackSegmentsUDP(testing.TB) bool { return false }
 // sendOnOneCPU: FreeBSD's loopback hands every datagram to one netisr
 // thread (net.isr.maxthreads is 1 by default), which keeps their order.
 func sendOnOneCPU(testing.TB) (restore func()) { return func() {} }
+
+// loopbackDelivered: FreeBSD delivers loopback datagrams asynchronously
+// (netisr), and waitQueuedBytes waits for them by their byte count
+// (FIONREAD counts every queued datagram there).
+func loopbackDelivered(testing.TB) {}
