@@ -81,7 +81,7 @@ func (m mode) open(rx, tx *net.UDPConn, dst netip.AddrPort, size int) (recv, sen
 }
 
 // runMode sends for cfg.duration while a second goroutine receives, then
-// lets the receiver drain what is still queued (at most half a second).
+// lets the receiver drain what is still queued (see below).
 // Progress goes to progress.
 func runMode(m mode, cfg config, progress io.Writer) (result, error) {
 	res := result{mode: m}
@@ -166,11 +166,17 @@ wait:
 	if err != nil {
 		return res, fmt.Errorf("send: %w", err)
 	}
-	// Let the receiver take what is queued: until nothing came for 20ms.
-	for last, until := received.Load(), time.Now().Add(500*time.Millisecond); time.Now().Before(until); {
+	// Let the receiver take what is queued: until everything sent has
+	// arrived, or nothing came for 20ms once something had. Until the
+	// first datagram a quiet spell means nothing: FreeBSD delivers
+	// loopback datagrams later, from its netisr thread, and a slow
+	// machine (qemu TCG, loaded) can still have all of them on the way
+	// when the sender stops (-quick, 100ms: "received 0"). hardStop
+	// bounds the wait.
+	for last := received.Load(); last < sent.Load() && time.Now().Before(hardStop); {
 		time.Sleep(20 * time.Millisecond)
 		now := received.Load()
-		if now == last {
+		if now == last && now > 0 {
 			break
 		}
 		last = now
