@@ -45,18 +45,24 @@ func ExampleRecvmmsg() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var n int
+	// Each call waits up to 5s for the first datagram, then takes what is
+	// already queued: on Linux usually all three in one system call. A
+	// datagram still on its way (FreeBSD delivers loopback traffic from
+	// its netisr thread, after write has returned) comes with the next
+	// call, so a reader loops until it has what it needs.
 	timeout := unix.NsecToTimespec(5e9)
-	rc.Control(func(fd uintptr) {
-		// Waits up to 5s for the first datagram, then takes what is
-		// queued: all three, in one system call on Linux.
-		n, err = mmsg.Recvmmsg(int(fd), msgs, 0, &timeout)
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for i, m := range msgs[:n] {
-		fmt.Printf("%s\n", bufs[i][:m.Len])
+	for got := 0; got < 3; {
+		var n int
+		rc.Control(func(fd uintptr) {
+			n, err = mmsg.Recvmmsg(int(fd), msgs[got:], 0, &timeout)
+		})
+		for i, m := range msgs[got : got+n] {
+			fmt.Printf("%s\n", bufs[got+i][:m.Len])
+		}
+		got += n
+		if err != nil {
+			log.Fatal(err)
+		}
 	}
 	// Output:
 	// one

@@ -54,16 +54,27 @@ var eventRE = regexp.MustCompile(`^=== (RUN|CONT|NAME|PAUSE)\s+(\S+)`)
 // parseVerbose reads go test -test.v output: the result of every test and
 // subtest, and the lines each printed (a skip's reason, a failure's
 // message), which go test prints between "=== RUN/NAME/CONT X" and
-// "--- RESULT: X".
+// "--- RESULT: X". A failed example is the exception: its "got:" and
+// "want:" come after its "--- FAIL:" line, unindented, up to the next
+// test or the binary's last line.
 func parseVerbose(out []byte, r *runReport) {
 	r.Skips = map[string]string{}
 	r.Blocks = map[string]string{}
 	buf := map[string]*strings.Builder{}
 	cur := ""
+	example := "" // the failed example whose output follows
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if example != "" {
+			if line != "FAIL" && !strings.HasPrefix(line, "=== ") && !strings.HasPrefix(line, "--- ") &&
+				!strings.HasPrefix(line, "exit status ") {
+				r.Blocks[example] += "    " + line + "\n"
+				continue
+			}
+			example = ""
+		}
 		if m := eventRE.FindStringSubmatch(line); m != nil {
 			cur = m[2]
 			if m[1] == "RUN" {
@@ -87,6 +98,9 @@ func parseVerbose(out []byte, r *runReport) {
 				r.Tally.Fail++
 				r.Failed = append(r.Failed, name)
 				r.Blocks[name] = text
+				if strings.HasPrefix(name, "Example") {
+					example = name
+				}
 			}
 			continue
 		}

@@ -108,6 +108,29 @@ FAIL
 	}
 }
 
+// A failed example prints what it got and wanted after its result line.
+func TestParseVerboseExample(t *testing.T) {
+	out := `=== RUN   ExampleA
+--- FAIL: ExampleA (0.00s)
+got:
+one
+want:
+one
+two
+=== RUN   ExampleB
+--- PASS: ExampleB (0.00s)
+FAIL
+`
+	var r runReport
+	parseVerbose([]byte(out), &r)
+	if r.Tally != (tally{Pass: 1, Fail: 1}) {
+		t.Errorf("tally %+v", r.Tally)
+	}
+	if want := "    got:\n    one\n    want:\n    one\n    two\n"; r.Blocks["ExampleA"] != want {
+		t.Errorf("block of ExampleA: %q, want %q", r.Blocks["ExampleA"], want)
+	}
+}
+
 // The archive is what the kernel's unpacker reads: headers, names and data
 // at 4-byte boundaries, a trailer.
 func TestCpio(t *testing.T) {
